@@ -1,0 +1,1 @@
+#include "data/study_file.hpp"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Configures (Release) and builds cbs into ./build. Extra arguments go to cmake's configure step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+generator=()
+if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
+if [ ! -f build/CMakeCache.txt ]; then
+    cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "$@"
+fi
+cmake --build build --parallel "$(nproc)"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs every build and run dependency of cbs from Debian 12's packages.
+# Idempotent: packages already present are skipped by apt. Needs root (or sudo).
+set -euo pipefail
+packages=(
+    build-essential cmake ninja-build pkg-config git
+    libeigen3-dev libboost-math-dev libhdf5-dev catch2
+    libtomlplusplus-dev libcli11-dev libfmt-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup-deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,1 @@
+#include "simulators/recursion.hpp"

@@ -1,0 +1,91 @@
+#include "simulators/sim_options.hpp"
+
+#include "theory/check.hpp"
+
+#include <cmath>
+#include <sstream>
+
+namespace cbs::sim {
+
+namespace {
+template <typename T>
+[[noreturn]] void refuse(const char* key, const T& value, const char* rule) {
+    std::ostringstream os;
+    os.precision(17);
+    os << "`" << key << "` = " << value << ": " << rule;
+    throw UserError(os.str());
+}
+} // namespace
+
+std::int64_t SimOptions::total_steps() const {
+    return samples > 0 ? (samples + batch - 1) / batch : steps;
+}
+
+void SimOptions::validate() const {
+    if (!(a > 1.0) || !std::isfinite(a)) refuse("spectrum.a", a, "must be a finite number > 1");
+    if (!(b > 1.0) || !std::isfinite(b)) refuse("spectrum.b", b, "must be a finite number > 1");
+    if (!(sigma2 >= 0.0) || !std::isfinite(sigma2))
+        refuse("noise.sigma2", sigma2, "must be a finite number >= 0");
+    if (!(model_size >= 1.0) || (std::isfinite(model_size) && model_size != std::floor(model_size)))
+        refuse("model.size", model_size, "must be an integer >= 1 or inf");
+    if (batch < 1) refuse("batch", batch, "must be an integer >= 1");
+    if (!(lr > 0.0) || !std::isfinite(lr)) refuse("lr", lr, "must be a finite number > 0");
+    if (!(momentum >= 0.0 && momentum < 1.0)) refuse("momentum", momentum, "must be in [0, 1)");
+    if (!(ewa_decay >= 0.0 && ewa_decay < 1.0)) refuse("ewa.decay", ewa_decay, "must be in [0, 1)");
+    if (!(precond_power >= 0.0 && precond_power < 1.0))
+        refuse("precond.power", precond_power, "must be in [0, 1)");
+    if (std::isinf(model_size) && !(2.0 * a * (1.0 - precond_power) > 1.0))
+        refuse("precond.power", precond_power,
+               "must be < 1 - 1/(2a) when model.size = inf (else the gradient noise is infinite)");
+    if (steps < 1) refuse("steps", steps, "must be an integer >= 1");
+    if (samples < 0) refuse("data.samples", samples, "must be an integer >= 0 (0 = use steps)");
+    if (!(warmup_fraction >= 0.0 && warmup_fraction < 1.0))
+        refuse("warmup.fraction", warmup_fraction, "must be in [0, 1)");
+    if (!(decay_fraction > 0.0 && decay_fraction <= 1.0))
+        refuse("schedule.decay_fraction", decay_fraction, "must be in (0, 1]");
+    if (schedule == Schedule::wsd && warmup_fraction + decay_fraction > 1.0)
+        refuse("schedule.decay_fraction", decay_fraction,
+               "warmup.fraction + schedule.decay_fraction must be <= 1 for schedule = wsd");
+    if (!(final_lr_fraction >= 0.0 && final_lr_fraction <= 1.0))
+        refuse("schedule.final_lr_fraction", final_lr_fraction, "must be in [0, 1]");
+    if (record_points < 2) refuse("record", record_points, "must be all, log or an integer >= 2");
+    if (record_every < 0) refuse("record.every", record_every, "must be an integer >= 0");
+    if (!(tolerance >= 1e-12 && tolerance <= 1e-2))
+        refuse("quadrature.tol", tolerance, "must be in [1e-12, 1e-2]");
+    if (seed < 0) refuse("seed", seed, "must be an integer >= 0");
+    if (mc_seeds < 2) refuse("montecarlo.seeds", mc_seeds, "must be an integer >= 2");
+    if (!(divergence_factor > 1.0)) refuse("divergence.factor", divergence_factor, "must be > 1");
+    if (simulator == SimulatorKind::montecarlo && !(model_size <= 100000.0))
+        refuse("model.size", model_size,
+               "must be an integer <= 100000 for simulator = montecarlo (finite dimension)");
+    const std::int64_t total = total_steps();
+    if (total > 1'000'000'000) refuse("steps", total, "must be <= 1e9 steps");
+}
+
+const char* to_string(Schedule s) {
+    switch (s) {
+    case Schedule::constant: return "constant";
+    case Schedule::cosine: return "cosine";
+    case Schedule::wsd: return "wsd";
+    }
+    return "?";
+}
+
+const char* to_string(SimulatorKind s) {
+    return s == SimulatorKind::recursion ? "recursion" : "montecarlo";
+}
+
+Schedule parse_schedule(const std::string& key, const std::string& text) {
+    if (text == "constant") return Schedule::constant;
+    if (text == "cosine") return Schedule::cosine;
+    if (text == "wsd") return Schedule::wsd;
+    throw UserError("`" + key + "` = " + text + ": must be one of constant, cosine, wsd");
+}
+
+SimulatorKind parse_simulator(const std::string& key, const std::string& text) {
+    if (text == "recursion") return SimulatorKind::recursion;
+    if (text == "montecarlo") return SimulatorKind::montecarlo;
+    throw UserError("`" + key + "` = " + text + ": must be one of recursion, montecarlo");
+}
+
+} // namespace cbs::sim
