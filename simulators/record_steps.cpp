@@ -9,7 +9,8 @@ std::vector<std::int64_t> record_steps(const SimOptions& o, std::int64_t total) 
     std::vector<std::int64_t> steps;
     if (o.record_mode == RecordMode::all) {
         steps.reserve(static_cast<std::size_t>(total));
-        for (std::int64_t t = 1; t <= total; ++t) steps.push_back(t);
+        for (std::int64_t t = 1; t <= total; ++t)
+            steps.push_back(t);
         return steps;
     }
     const std::int64_t n = o.record_points;
@@ -19,7 +20,8 @@ std::vector<std::int64_t> record_steps(const SimOptions& o, std::int64_t total) 
         steps.push_back(std::clamp<std::int64_t>(std::llround(x), 1, total));
     }
     if (o.record_every > 0)
-        for (std::int64_t t = o.record_every; t <= total; t += o.record_every) steps.push_back(t);
+        for (std::int64_t t = o.record_every; t <= total; t += o.record_every)
+            steps.push_back(t);
     steps.push_back(total);
     std::sort(steps.begin(), steps.end());
     steps.erase(std::unique(steps.begin(), steps.end()), steps.end());

@@ -52,10 +52,13 @@ const Choice& chosen() {
 
 StepKernel select_step_kernel() {
     const Choice& c = chosen();
-    if (c.kernel == nullptr) throw std::runtime_error("this CPU lacks the SIMD level cbs was built for (CBS_SIMD)");
+    if (c.kernel == nullptr)
+        throw std::runtime_error("this CPU lacks the SIMD level cbs was built for (CBS_SIMD)");
     return c.kernel;
 }
 
-const char* step_kernel_name() { return chosen().name; }
+const char* step_kernel_name() {
+    return chosen().name;
+}
 
 } // namespace cbs::sim

@@ -37,17 +37,17 @@ StepSums step(std::size_t n, const PointArrays& points, MomentArrays& moments,
         const double e2 = ee[i], em0 = em[i], m2 = mm[i], eh0 = eh[i], mh0 = mh[i];
         const double q = lam * (lam * e2 * inv_batch + noise);
 
-        const double ee1 = alpha * alpha * e2 + 2.0 * alpha * gamma * em0 + gamma * gamma * m2 +
-                           eta_i * eta_i * q;
-        const double em1 = alpha * lam * e2 + (alpha * beta + gamma * lam) * em0 +
-                           gamma * beta * m2 - eta_i * q;
+        const double ee1 =
+            alpha * alpha * e2 + 2.0 * alpha * gamma * em0 + gamma * gamma * m2 + eta_i * eta_i * q;
+        const double em1 =
+            alpha * lam * e2 + (alpha * beta + gamma * lam) * em0 + gamma * beta * m2 - eta_i * q;
         const double mm1 = lam * lam * e2 + 2.0 * lam * beta * em0 + beta * beta * m2 + q;
         const double xh = alpha * eh0 + gamma * mh0; // E[e' h]
         const double yh = lam * eh0 + beta * mh0;    // E[m' h]
         const double eh1 = one_minus_tau * ee1 + tau * xh;
         const double mh1 = one_minus_tau * em1 + tau * yh;
-        const double hh1 = one_minus_tau * one_minus_tau * ee1 +
-                           2.0 * tau * one_minus_tau * xh + tau * tau * hh[i];
+        const double hh1 = one_minus_tau * one_minus_tau * ee1 + 2.0 * tau * one_minus_tau * xh +
+                           tau * tau * hh[i];
 
         ee[i] = ee1;
         em[i] = em1;

@@ -27,11 +27,11 @@ struct PointArrays {
 };
 
 struct StepParams {
-    double eta;        ///< this step's learning rate eta_t (before preconditioning)
-    double beta;       ///< momentum
-    double tau;        ///< EWA decay
-    double inv_batch;  ///< 1 / B
-    double noise;      ///< (S_t + sigma_eff^2) / B, S_t = sum_i weight_i ee_i before the step
+    double eta;       ///< this step's learning rate eta_t (before preconditioning)
+    double beta;      ///< momentum
+    double tau;       ///< EWA decay
+    double inv_batch; ///< 1 / B
+    double noise;     ///< (S_t + sigma_eff^2) / B, S_t = sum_i weight_i ee_i before the step
 };
 
 /// Sums over points after the step: s = sum weight*ee' (= S_{t+1}), h = sum weight*hh'.

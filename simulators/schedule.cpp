@@ -10,7 +10,8 @@ double learning_rate(const SimOptions& o, std::int64_t t, std::int64_t total) {
     if (t < warmup) return o.lr * static_cast<double>(t + 1) / static_cast<double>(warmup);
     const double final_lr = o.final_lr_fraction * o.lr;
     switch (o.schedule) {
-    case Schedule::constant: return o.lr;
+    case Schedule::constant:
+        return o.lr;
     case Schedule::cosine: {
         const double span = static_cast<double>(total - 1 - warmup);
         if (span <= 0) return o.lr;
@@ -30,7 +31,8 @@ double learning_rate(const SimOptions& o, std::int64_t t, std::int64_t total) {
 
 double effective_time(const SimOptions& o, std::int64_t total) {
     double sum = 0.0;
-    for (std::int64_t t = 0; t < total; ++t) sum += learning_rate(o, t, total);
+    for (std::int64_t t = 0; t < total; ++t)
+        sum += learning_rate(o, t, total);
     return sum;
 }
 

@@ -64,9 +64,12 @@ void SimOptions::validate() const {
 
 const char* to_string(Schedule s) {
     switch (s) {
-    case Schedule::constant: return "constant";
-    case Schedule::cosine: return "cosine";
-    case Schedule::wsd: return "wsd";
+    case Schedule::constant:
+        return "constant";
+    case Schedule::cosine:
+        return "cosine";
+    case Schedule::wsd:
+        return "wsd";
     }
     return "?";
 }

@@ -23,27 +23,27 @@ struct SimOptions {
     double model_size = std::numeric_limits<double>::infinity(); ///< model.size: M, integer or inf
 
     // optimizer
-    std::int64_t batch = 16;     ///< batch: B, samples per step; >= 1
-    double lr = 0.5;             ///< lr: peak learning rate eta; > 0
-    double momentum = 0.0;       ///< momentum: heavy-ball beta in [0, 1)
-    double ewa_decay = 0.99;     ///< ewa.decay: tau in [0, 1); 0 = EWA equals the raw weights
-    double precond_power = 0.0;  ///< precond.power: p, step eta * lambda_i^-p; in [0, 1)
-    std::int64_t steps = 1000;   ///< steps: optimizer steps (if data.samples = 0)
-    std::int64_t samples = 0;    ///< data.samples: n; > 0 sets steps = ceil(n / B)
+    std::int64_t batch = 16;    ///< batch: B, samples per step; >= 1
+    double lr = 0.5;            ///< lr: peak learning rate eta; > 0
+    double momentum = 0.0;      ///< momentum: heavy-ball beta in [0, 1)
+    double ewa_decay = 0.99;    ///< ewa.decay: tau in [0, 1); 0 = EWA equals the raw weights
+    double precond_power = 0.0; ///< precond.power: p, step eta * lambda_i^-p; in [0, 1)
+    std::int64_t steps = 1000;  ///< steps: optimizer steps (if data.samples = 0)
+    std::int64_t samples = 0;   ///< data.samples: n; > 0 sets steps = ceil(n / B)
     Schedule schedule = Schedule::constant; ///< schedule: constant | cosine | wsd
-    double warmup_fraction = 0.0;  ///< warmup.fraction: linear warmup over this fraction of steps
-    double decay_fraction = 0.2;   ///< schedule.decay_fraction: WSD decay phase, fraction of steps
+    double warmup_fraction = 0.0;   ///< warmup.fraction: linear warmup over this fraction of steps
+    double decay_fraction = 0.2;    ///< schedule.decay_fraction: WSD decay phase, fraction of steps
     double final_lr_fraction = 0.0; ///< schedule.final_lr_fraction: cosine/WSD end LR / peak LR
 
     // simulation
     SimulatorKind simulator = SimulatorKind::recursion; ///< simulator: recursion | montecarlo
     RecordMode record_mode = RecordMode::log;           ///< record: all | log | N
-    std::int64_t record_points = 100;  ///< record = N: N log-spaced steps (record = log: 100)
-    std::int64_t record_every = 0;     ///< record.every: also record every k-th step; 0 = off
-    double tolerance = 1e-6;           ///< quadrature.tol: relative accuracy of the recursion
-    std::int64_t seed = 0;             ///< seed: Monte Carlo base seed
-    std::int64_t mc_seeds = 256;       ///< montecarlo.seeds: independent runs averaged; >= 2
-    double divergence_factor = 1e6;    ///< divergence.factor: diverged once risk > factor * R_0
+    std::int64_t record_points = 100; ///< record = N: N log-spaced steps (record = log: 100)
+    std::int64_t record_every = 0;    ///< record.every: also record every k-th step; 0 = off
+    double tolerance = 1e-6;          ///< quadrature.tol: relative accuracy of the recursion
+    std::int64_t seed = 0;            ///< seed: Monte Carlo base seed
+    std::int64_t mc_seeds = 256;      ///< montecarlo.seeds: independent runs averaged; >= 2
+    double divergence_factor = 1e6;   ///< divergence.factor: diverged once risk > factor * R_0
 
     /// Steps actually run: ceil(samples / batch) when samples > 0, else steps.
     std::int64_t total_steps() const;

@@ -1,7 +1,8 @@
 // Error channels shared by every folder (see shared/docs/STYLE.md, "three error channels"):
 //  - CBS_CHECK(cond, ...) : an always-on invariant check for bugs; throws cbs::InternalError with
 //    file, line, the expression and a formatted explanation. Survives Release builds.
-//  - cbs::UserError        : bad user input (config key out of range, unreadable file, ...). The CLI
+//  - cbs::UserError        : bad user input (config key out of range, unreadable file, ...). The
+//  CLI
 //    prints its one-line message and exits with code 2.
 #pragma once
 

@@ -54,9 +54,8 @@ SpectralGrid build_spectral_grid(const PowerLawSpectrum& spectrum, double model_
     grid.approximation_signal = std::isinf(M) ? 0.0 : power_tail_sum(spectrum.b, M + 1.0);
 
     // Frozen cut-off: drive * lambda(x)^(1-p) = tol  =>  x = (drive / tol)^(1 / (a (1-p))).
-    const double x_freeze =
-        options.cutoff_scale *
-        std::pow(drive / options.tolerance, 1.0 / (a * (1.0 - precond_power)));
+    const double x_freeze = options.cutoff_scale *
+                            std::pow(drive / options.tolerance, 1.0 / (a * (1.0 - precond_power)));
     const int requested_head = options.head > 0 ? options.head : auto_head(a, options.tolerance);
     // Never put quadrature points below the head or exact coordinates past the freeze point
     // unnecessarily; a small model is represented exactly.
@@ -70,9 +69,8 @@ SpectralGrid build_spectral_grid(const PowerLawSpectrum& spectrum, double model_
         grid.initial_error2.push_back(spectrum.initial_error2(x));
     }
 
-    grid.nodes_per_decade = options.nodes_per_decade > 0
-                                ? options.nodes_per_decade
-                                : auto_nodes_per_decade(options.tolerance);
+    grid.nodes_per_decade = options.nodes_per_decade > 0 ? options.nodes_per_decade
+                                                         : auto_nodes_per_decade(options.tolerance);
     // First frozen index: an integer at or beyond the freeze point, past the head, at most M + 1.
     double first_frozen = std::max(std::ceil(x_freeze), grid.head + 1.0);
     if (!std::isinf(M)) first_frozen = std::min(first_frozen, M + 1.0);

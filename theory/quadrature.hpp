@@ -7,7 +7,8 @@
 //   2. middle: (K + 1/2, x_c) by Gauss-Legendre in log i, n points per decade; a point at x with
 //              log-weight w stands for x*w coordinates (midpoint rule for sum -> integral, whose
 //              error is O((a/K)^2/24) relative, hence K from the tolerance);
-//   3. frozen: integer i in [I_c, M] with eta_max-driven movement drive*lambda_i^(1-p) <= tol: these
+//   3. frozen: integer i in [I_c, M] with eta_max-driven movement drive*lambda_i^(1-p) <= tol:
+//   these
 //              coordinates keep their initial error; their signal is summed in closed form.
 // Coordinates beyond a finite M are not learned: their signal sum is the approximation error,
 // which the simulators treat as extra label noise (THEORY.md section 1).

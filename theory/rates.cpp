@@ -4,9 +4,13 @@
 
 namespace cbs::theory {
 
-double effective_source(double a, double b) { return std::min(b, 2.0 * a + 1.0); }
+double effective_source(double a, double b) {
+    return std::min(b, 2.0 * a + 1.0);
+}
 
-double optimal_time_exponent(double a, double b) { return a / effective_source(a, b); }
+double optimal_time_exponent(double a, double b) {
+    return a / effective_source(a, b);
+}
 
 double optimal_risk_exponent(double a, double b) {
     const double s = effective_source(a, b);

@@ -1,6 +1,7 @@
 // The power-law least-squares problem of THEORY.md section 1: covariance eigenvalues
 // lambda_i = i^-a and source condition lambda_i (w*_i)^2 = i^-b, for coordinates i = 1, 2, ...
-// The index i is a double so that quadrature nodes (fractional "coordinates") use the same formulas.
+// The index i is a double so that quadrature nodes (fractional "coordinates") use the same
+// formulas.
 #pragma once
 
 #include <cmath>

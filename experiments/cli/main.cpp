@@ -1,0 +1,49 @@
+// The `cbs` command-line tool: one executable, one subcommand per job (DESIGN.md).
+// Exit codes: 0 success, 2 bad input (one-line message on stderr), 1 internal error.
+#include "experiments/cli/simulate_command.hpp"
+#include "experiments/run_output.hpp"
+#include "experiments/sim_config.hpp"
+#include "theory/check.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <fmt/format.h>
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "cbs: the critical-batch-size toolkit. Simulates SGD on power-law least squares "
+        "(exact risk recursion, Monte Carlo) to measure how the critical batch size scales."};
+    app.set_version_flag("--version",
+                         "cbs " + cbs::exp::cbs_version() + " (" + cbs::exp::cbs_git_sha() + ")");
+    app.require_subcommand(1);
+    app.footer("Run `cbs SUBCOMMAND --help` for a subcommand's options.\n\n" +
+               cbs::exp::keys_help());
+
+    cbs::exp::SimulateArgs simulate_args;
+    CLI::App* simulate = cbs::exp::add_simulate_command(app, simulate_args);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        fmt::print(stderr, "cbs: error: {} (see `cbs --help`)\n", e.what());
+        return 2;
+    }
+
+    try {
+        if (simulate->parsed()) return cbs::exp::run_simulate(simulate_args);
+    } catch (const cbs::UserError& e) {
+        fmt::print(stderr, "cbs: error: {}\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "cbs: internal error: {}\n", e.what());
+        return 1;
+    }
+    return 1;
+}

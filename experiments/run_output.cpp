@@ -1,0 +1,51 @@
+#include "experiments/run_output.hpp"
+
+#include "experiments/sim_config.hpp"
+
+#include <fmt/format.h>
+
+namespace cbs::exp {
+
+std::string cbs_version() {
+    return CBS_VERSION;
+}
+std::string cbs_git_sha() {
+    return CBS_GIT_SHA;
+}
+
+std::string run_id(const sim::SimOptions& options) {
+    std::uint64_t hash = 0xcbf29ce484222325ULL; // FNV-1a offset basis
+    for (const unsigned char c : to_toml(options)) {
+        hash ^= c;
+        hash *= 0x100000001b3ULL; // FNV prime
+    }
+    return fmt::format("r{:016x}", hash);
+}
+
+data::RunRecord make_run_record(const sim::SimOptions& options, const sim::Curve& curve) {
+    data::RunRecord run;
+    run.id = run_id(options);
+    for (auto& [key, value] : to_attributes(options))
+        run.attrs[key] = value;
+    run.attrs["diverged"] = std::int64_t{curve.diverged ? 1 : 0};
+    run.attrs["diverged_step"] = curve.diverged_step;
+    run.attrs["grid_points"] = curve.grid_points;
+    run.step = curve.step;
+    run.samples = curve.samples;
+    run.risk = curve.risk;
+    run.risk_ewa = curve.risk_ewa;
+    if (!curve.risk_se.empty()) run.extra_curves["risk_se"] = curve.risk_se;
+    if (!curve.risk_ewa_se.empty()) run.extra_curves["risk_ewa_se"] = curve.risk_ewa_se;
+    return run;
+}
+
+data::StudyMeta make_study_meta(const std::string& config) {
+    data::StudyMeta meta;
+    meta.cbs_version = cbs_version();
+    meta.git_sha = cbs_git_sha();
+    meta.config = config;
+    meta.created = data::utc_timestamp();
+    return meta;
+}
+
+} // namespace cbs::exp

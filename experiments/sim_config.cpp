@@ -1,0 +1,234 @@
+#include "experiments/sim_config.hpp"
+
+#include "theory/check.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <fmt/format.h>
+#include <functional>
+#include <limits>
+
+namespace cbs::exp {
+
+namespace {
+
+using sim::SimOptions;
+
+[[noreturn]] void refuse(const std::string& key, const std::string& value,
+                         const std::string& rule) {
+    throw UserError(fmt::format("`{}` = {}: {}", key, value, rule));
+}
+
+double parse_double(const std::string& key, const std::string& text) {
+    double v = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (ec != std::errc() || ptr != end || !std::isfinite(v))
+        refuse(key, text, "must be a finite number");
+    return v;
+}
+
+std::int64_t parse_int(const std::string& key, const std::string& text) {
+    std::int64_t v = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (ec == std::errc() && ptr == end) return v;
+    // Also accept integral floating-point spellings such as 1e6 or 64.0.
+    double d = 0;
+    auto [dptr, dec] = std::from_chars(text.data(), end, d);
+    if (dec == std::errc() && dptr == end && std::isfinite(d) && d == std::floor(d) &&
+        std::abs(d) < 9.0e18)
+        return static_cast<std::int64_t>(d);
+    refuse(key, text, "must be an integer");
+}
+
+std::string double_text(double v) {
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    std::string s = fmt::format("{}", v);
+    if (s.find_first_of(".en") == std::string::npos) s += ".0"; // keep it a TOML float
+    return s;
+}
+
+struct Key {
+    const char* name;
+    const char* help;
+    std::function<void(SimOptions&, const std::string& key, const std::string& text)> set;
+    std::function<data::AttrValue(const SimOptions&)> get;
+};
+
+template <typename Field>
+Key number_key(const char* name, const char* help, Field SimOptions::*field) {
+    Key k{name, help, nullptr, nullptr};
+    if constexpr (std::is_same_v<Field, double>) {
+        k.set = [field](SimOptions& o, const std::string& key, const std::string& t) {
+            o.*field = parse_double(key, t);
+        };
+        k.get = [field](const SimOptions& o) { return data::AttrValue(o.*field); };
+    } else {
+        k.set = [field](SimOptions& o, const std::string& key, const std::string& t) {
+            o.*field = parse_int(key, t);
+        };
+        k.get = [field](const SimOptions& o) { return data::AttrValue(o.*field); };
+    }
+    return k;
+}
+
+const std::vector<Key>& keys() {
+    static const std::vector<Key> table = [] {
+        std::vector<Key> t;
+        t.push_back(number_key(
+            "spectrum.a", "covariance spectrum exponent a, lambda_i = i^-a (> 1)", &SimOptions::a));
+        t.push_back(number_key("spectrum.b", "source exponent b, lambda_i w*_i^2 = i^-b (> 1)",
+                               &SimOptions::b));
+        t.push_back(
+            number_key("noise.sigma2", "label-noise variance sigma^2 (>= 0)", &SimOptions::sigma2));
+        t.push_back(Key{"model.size", "features the model keeps, M: integer >= 1 or inf",
+                        [](SimOptions& o, const std::string& key, const std::string& text) {
+                            if (text == "inf" || text == "+inf" || text == "infinity") {
+                                o.model_size = std::numeric_limits<double>::infinity();
+                                return;
+                            }
+                            const std::int64_t m = parse_int(key, text);
+                            if (m < 1) refuse(key, text, "must be an integer >= 1 or inf");
+                            o.model_size = static_cast<double>(m);
+                        },
+                        [](const SimOptions& o) {
+                            return std::isinf(o.model_size)
+                                       ? data::AttrValue(std::string("inf"))
+                                       : data::AttrValue(static_cast<std::int64_t>(o.model_size));
+                        }});
+        t.push_back(
+            number_key("batch", "mini-batch size B, samples per step (>= 1)", &SimOptions::batch));
+        t.push_back(number_key("lr", "peak learning rate eta (> 0)", &SimOptions::lr));
+        t.push_back(
+            number_key("momentum", "heavy-ball momentum beta in [0, 1)", &SimOptions::momentum));
+        t.push_back(number_key("ewa.decay", "EWA decay tau in [0, 1) (0 = EWA is the raw weights)",
+                               &SimOptions::ewa_decay));
+        t.push_back(number_key("precond.power",
+                               "diagonal preconditioning power p, step eta*lambda_i^-p, in [0, 1)",
+                               &SimOptions::precond_power));
+        t.push_back(number_key("steps", "optimizer steps (>= 1; ignored when data.samples > 0)",
+                               &SimOptions::steps));
+        t.push_back(number_key("data.samples",
+                               "one-pass sample budget n; > 0 sets steps = ceil(n / batch)",
+                               &SimOptions::samples));
+        t.push_back(Key{"schedule", "learning-rate schedule: constant | cosine | wsd",
+                        [](SimOptions& o, const std::string& key, const std::string& text) {
+                            o.schedule = sim::parse_schedule(key, text);
+                        },
+                        [](const SimOptions& o) {
+                            return data::AttrValue(std::string(sim::to_string(o.schedule)));
+                        }});
+        t.push_back(number_key("warmup.fraction",
+                               "linear warmup over this fraction of the steps, [0, 1)",
+                               &SimOptions::warmup_fraction));
+        t.push_back(number_key("schedule.decay_fraction",
+                               "wsd: fraction of the steps spent decaying, (0, 1]",
+                               &SimOptions::decay_fraction));
+        t.push_back(number_key("schedule.final_lr_fraction",
+                               "cosine/wsd: final LR as a fraction of the peak, [0, 1]",
+                               &SimOptions::final_lr_fraction));
+        t.push_back(Key{"simulator", "recursion (exact expected risk) | montecarlo (sampled SGD)",
+                        [](SimOptions& o, const std::string& key, const std::string& text) {
+                            o.simulator = sim::parse_simulator(key, text);
+                        },
+                        [](const SimOptions& o) {
+                            return data::AttrValue(std::string(sim::to_string(o.simulator)));
+                        }});
+        t.push_back(Key{"record",
+                        "recorded steps: all | log (100 log-spaced) | N (N log-spaced, >= 2)",
+                        [](SimOptions& o, const std::string& key, const std::string& text) {
+                            if (text == "all") {
+                                o.record_mode = sim::RecordMode::all;
+                            } else if (text == "log") {
+                                o.record_mode = sim::RecordMode::log;
+                                o.record_points = SimOptions{}.record_points;
+                            } else {
+                                const std::int64_t n = parse_int(key, text);
+                                if (n < 2) refuse(key, text, "must be all, log or an integer >= 2");
+                                o.record_mode = sim::RecordMode::log;
+                                o.record_points = n;
+                            }
+                        },
+                        [](const SimOptions& o) {
+                            return o.record_mode == sim::RecordMode::all
+                                       ? data::AttrValue(std::string("all"))
+                                       : data::AttrValue(std::to_string(o.record_points));
+                        }});
+        t.push_back(number_key("record.every", "also record every k-th step (0 = off)",
+                               &SimOptions::record_every));
+        t.push_back(number_key("quadrature.tol",
+                               "recursion: requested relative accuracy of the risk, [1e-12, 1e-2]",
+                               &SimOptions::tolerance));
+        t.push_back(number_key("seed", "montecarlo: base random seed (>= 0)", &SimOptions::seed));
+        t.push_back(number_key("montecarlo.seeds", "montecarlo: independent runs averaged (>= 2)",
+                               &SimOptions::mc_seeds));
+        t.push_back(
+            number_key("divergence.factor",
+                       "a run has diverged once its risk exceeds factor * initial risk (> 1)",
+                       &SimOptions::divergence_factor));
+        return t;
+    }();
+    return table;
+}
+
+std::string attr_text(const data::AttrValue& v) {
+    if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+    if (const auto* d = std::get_if<double>(&v)) return double_text(*d);
+    return std::get<std::string>(v);
+}
+
+} // namespace
+
+std::vector<KeyInfo> simulation_keys() {
+    const SimOptions defaults;
+    std::vector<KeyInfo> out;
+    for (const Key& k : keys())
+        out.push_back({k.name, attr_text(k.get(defaults)), k.help});
+    return out;
+}
+
+sim::SimOptions resolve_sim_options(const ConfigEntries& entries) {
+    SimOptions o;
+    for (const ConfigEntry& e : entries) {
+        const Key* found = nullptr;
+        for (const Key& k : keys())
+            if (e.key == k.name) found = &k;
+        if (found == nullptr)
+            refuse(e.key, e.value,
+                   fmt::format("unknown key (from {}); `cbs simulate --help` lists the keys",
+                               e.source));
+        found->set(o, e.key, e.value);
+    }
+    o.validate();
+    return o;
+}
+
+std::string to_toml(const sim::SimOptions& options) {
+    std::string text;
+    for (const Key& k : keys()) {
+        const data::AttrValue v = k.get(options);
+        const bool quoted = std::holds_alternative<std::string>(v) &&
+                            !(std::string(k.name) == "model.size"); // inf is a TOML float
+        text += quoted ? fmt::format("{} = \"{}\"\n", k.name, attr_text(v))
+                       : fmt::format("{} = {}\n", k.name, attr_text(v));
+    }
+    return text;
+}
+
+std::vector<std::pair<std::string, data::AttrValue>> to_attributes(const sim::SimOptions& options) {
+    std::vector<std::pair<std::string, data::AttrValue>> out;
+    for (const Key& k : keys())
+        out.emplace_back(k.name, k.get(options));
+    return out;
+}
+
+std::string keys_help() {
+    std::string text =
+        "Configuration keys (TOML file and/or --set key=value; default in brackets):\n";
+    for (const KeyInfo& k : simulation_keys())
+        text += fmt::format("  {:<28} [{}]\n      {}\n", k.key, k.default_value, k.help);
+    return text;
+}
+
+} // namespace cbs::exp
