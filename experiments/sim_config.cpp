@@ -122,10 +122,10 @@ const std::vector<Key>& keys() {
         t.push_back(number_key("warmup.fraction",
                                "linear warmup over this fraction of the steps, [0, 1)",
                                &SimOptions::warmup_fraction));
-        t.push_back(number_key("schedule.decay_fraction",
+        t.push_back(number_key("decay.fraction",
                                "wsd: fraction of the steps spent decaying, (0, 1]",
                                &SimOptions::decay_fraction));
-        t.push_back(number_key("schedule.final_lr_fraction",
+        t.push_back(number_key("decay.final_fraction",
                                "cosine/wsd: final LR as a fraction of the peak, [0, 1]",
                                &SimOptions::final_lr_fraction));
         t.push_back(Key{"simulator", "recursion (exact expected risk) | montecarlo (sampled SGD)",
@@ -155,7 +155,7 @@ const std::vector<Key>& keys() {
                                        ? data::AttrValue(std::string("all"))
                                        : data::AttrValue(std::to_string(o.record_points));
                         }});
-        t.push_back(number_key("record.every", "also record every k-th step (0 = off)",
+        t.push_back(number_key("record_every", "also record every k-th step (0 = off)",
                                &SimOptions::record_every));
         t.push_back(number_key("quadrature.tol",
                                "recursion: requested relative accuracy of the risk, [1e-12, 1e-2]",

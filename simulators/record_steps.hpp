@@ -10,7 +10,7 @@
 namespace cbs::sim {
 
 /// record = all: every step; record = log / N: N points log-spaced in [1, total] (rounded and
-/// de-duplicated, so fewer when total is small); record.every = k adds every k-th step.
+/// de-duplicated, so fewer when total is small); record_every = k adds every k-th step.
 std::vector<std::int64_t> record_steps(const SimOptions& o, std::int64_t total);
 
 } // namespace cbs::sim

@@ -1,7 +1,9 @@
 // Runtime choice of the recursion kernel's SIMD level (see recursion_kernel.hpp).
 #include "simulators/recursion_kernel.hpp"
 
+#include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 namespace cbs::sim {
 
@@ -21,40 +23,44 @@ CBS_DECLARE_KERNEL(baseline)
 #endif
 #undef CBS_DECLARE_KERNEL
 
-namespace {
-struct Choice {
-    StepKernel kernel;
-    const char* name;
-};
-
-Choice choose() {
+std::vector<KernelLevel> available_step_kernels() {
+    std::vector<KernelLevel> levels;
 #ifdef CBS_HAVE_KERNEL_AVX512
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-        return {kernels::avx512::step, "avx512"};
+        levels.push_back({"avx512", kernels::avx512::step});
 #endif
 #ifdef CBS_HAVE_KERNEL_AVX2
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return {kernels::avx2::step, "avx2"};
+        levels.push_back({"avx2", kernels::avx2::step});
 #endif
 #ifdef CBS_HAVE_KERNEL_BASELINE
-    return {kernels::baseline::step, "baseline"};
-#else
-    return {nullptr, "none"}; // a single forced level the CPU lacks: select_step_kernel() fails
+    levels.push_back({"baseline", kernels::baseline::step});
 #endif
+    return levels;
 }
 
-const Choice& chosen() {
-    static const Choice choice = choose();
+namespace {
+const KernelLevel& chosen() {
+    static const KernelLevel choice = [] {
+        const std::vector<KernelLevel> levels = available_step_kernels();
+        if (levels.empty())
+            throw std::runtime_error(
+                "this CPU lacks the SIMD level cbs was built for (CMake option CBS_SIMD)");
+        if (const char* forced = std::getenv("CBS_KERNEL")) {
+            for (const KernelLevel& level : levels)
+                if (std::string(forced) == level.name) return level;
+            throw std::runtime_error(std::string("CBS_KERNEL=") + forced +
+                                     ": not a SIMD level this build and CPU support");
+        }
+        return levels.front();
+    }();
     return choice;
 }
 } // namespace
 
 StepKernel select_step_kernel() {
-    const Choice& c = chosen();
-    if (c.kernel == nullptr)
-        throw std::runtime_error("this CPU lacks the SIMD level cbs was built for (CBS_SIMD)");
-    return c.kernel;
+    return chosen().kernel;
 }
 
 const char* step_kernel_name() {

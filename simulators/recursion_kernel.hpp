@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 namespace cbs::sim {
 
@@ -43,9 +44,19 @@ struct StepSums {
 using StepKernel = StepSums (*)(std::size_t n, const PointArrays& points, MomentArrays& moments,
                                 const StepParams& params);
 
+/// A compiled SIMD level the running CPU can execute.
+struct KernelLevel {
+    const char* name; ///< "avx512", "avx2" or "baseline"
+    StepKernel kernel;
+};
+
+/// Every compiled level this CPU supports, best first (tests compare them; benchmarks time them).
+std::vector<KernelLevel> available_step_kernels();
+
 /// The kernel for the best SIMD level available (CBS_SIMD at configure time, CPU at run time).
+/// The environment variable CBS_KERNEL=avx512|avx2|baseline forces a level (if available).
 StepKernel select_step_kernel();
-/// Name of the level select_step_kernel() picks: "avx512", "avx2" or "baseline".
+/// Name of the level select_step_kernel() picks.
 const char* step_kernel_name();
 
 } // namespace cbs::sim

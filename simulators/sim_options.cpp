@@ -2,18 +2,24 @@
 
 #include "theory/check.hpp"
 
+#include <charconv>
 #include <cmath>
-#include <sstream>
+#include <string>
 
 namespace cbs::sim {
 
 namespace {
+/// Shortest text that reads back as `value` ("0.1", not "0.10000000000000001").
 template <typename T>
-[[noreturn]] void refuse(const char* key, const T& value, const char* rule) {
-    std::ostringstream os;
-    os.precision(17);
-    os << "`" << key << "` = " << value << ": " << rule;
-    throw UserError(os.str());
+std::string shortest(T value) {
+    char buf[64];
+    const auto result = std::to_chars(buf, buf + sizeof buf, value);
+    return std::string(buf, result.ptr);
+}
+
+template <typename T>
+[[noreturn]] void refuse(const char* key, T value, const char* rule) {
+    throw UserError(std::string("`") + key + "` = " + shortest(value) + ": " + rule);
 }
 } // namespace
 
@@ -42,14 +48,14 @@ void SimOptions::validate() const {
     if (!(warmup_fraction >= 0.0 && warmup_fraction < 1.0))
         refuse("warmup.fraction", warmup_fraction, "must be in [0, 1)");
     if (!(decay_fraction > 0.0 && decay_fraction <= 1.0))
-        refuse("schedule.decay_fraction", decay_fraction, "must be in (0, 1]");
+        refuse("decay.fraction", decay_fraction, "must be in (0, 1]");
     if (schedule == Schedule::wsd && warmup_fraction + decay_fraction > 1.0)
-        refuse("schedule.decay_fraction", decay_fraction,
-               "warmup.fraction + schedule.decay_fraction must be <= 1 for schedule = wsd");
+        refuse("decay.fraction", decay_fraction,
+               "warmup.fraction + decay.fraction must be <= 1 for schedule = wsd");
     if (!(final_lr_fraction >= 0.0 && final_lr_fraction <= 1.0))
-        refuse("schedule.final_lr_fraction", final_lr_fraction, "must be in [0, 1]");
+        refuse("decay.final_fraction", final_lr_fraction, "must be in [0, 1]");
     if (record_points < 2) refuse("record", record_points, "must be all, log or an integer >= 2");
-    if (record_every < 0) refuse("record.every", record_every, "must be an integer >= 0");
+    if (record_every < 0) refuse("record_every", record_every, "must be an integer >= 0");
     if (!(tolerance >= 1e-12 && tolerance <= 1e-2))
         refuse("quadrature.tol", tolerance, "must be in [1e-12, 1e-2]");
     if (seed < 0) refuse("seed", seed, "must be an integer >= 0");

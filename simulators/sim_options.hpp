@@ -32,14 +32,14 @@ struct SimOptions {
     std::int64_t samples = 0;   ///< data.samples: n; > 0 sets steps = ceil(n / B)
     Schedule schedule = Schedule::constant; ///< schedule: constant | cosine | wsd
     double warmup_fraction = 0.0;   ///< warmup.fraction: linear warmup over this fraction of steps
-    double decay_fraction = 0.2;    ///< schedule.decay_fraction: WSD decay phase, fraction of steps
-    double final_lr_fraction = 0.0; ///< schedule.final_lr_fraction: cosine/WSD end LR / peak LR
+    double decay_fraction = 0.2;    ///< decay.fraction: WSD decay phase, fraction of steps
+    double final_lr_fraction = 0.0; ///< decay.final_fraction: cosine/WSD end LR / peak LR
 
     // simulation
     SimulatorKind simulator = SimulatorKind::recursion; ///< simulator: recursion | montecarlo
     RecordMode record_mode = RecordMode::log;           ///< record: all | log | N
     std::int64_t record_points = 100; ///< record = N: N log-spaced steps (record = log: 100)
-    std::int64_t record_every = 0;    ///< record.every: also record every k-th step; 0 = off
+    std::int64_t record_every = 0;    ///< record_every: also record every k-th step; 0 = off
     double tolerance = 1e-6;          ///< quadrature.tol: relative accuracy of the recursion
     std::int64_t seed = 0;            ///< seed: Monte Carlo base seed
     std::int64_t mc_seeds = 256;      ///< montecarlo.seeds: independent runs averaged; >= 2

@@ -1,0 +1,81 @@
+// The `cbs` executable end to end: exit codes, one-line errors, no partial output files.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+struct Result {
+    int code;
+    std::string out;
+    std::string err;
+};
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+fs::path scratch_dir() {
+    const fs::path dir = fs::temp_directory_path() / ("cbs_cli_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    return dir;
+}
+
+Result run_cbs(const std::string& args) {
+    const fs::path dir = scratch_dir();
+    const std::string cmd = std::string(CBS_TEST_BINARY_DIR) + "/cbs " + args + " >" +
+                            (dir / "out.txt").string() + " 2>" + (dir / "err.txt").string();
+    const int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out.txt"),
+            slurp(dir / "err.txt")};
+}
+} // namespace
+
+TEST_CASE("cbs simulate refuses bad input with exit code 2 and leaves no output", "[cli]") {
+    const fs::path out = scratch_dir() / "bad.h5";
+    for (const char* bad : {"--set spectrum.a=0.9", "--set ewa.decay=1.5", "--set batch=0",
+                            "--set noise.sigma2=-1", "--set no.such.key=1", "--set lr"}) {
+        INFO(bad);
+        const Result r = run_cbs(std::string("simulate ") + bad + " --out " + out.string());
+        CHECK(r.code == 2);
+        CHECK(r.err.rfind("cbs: error: ", 0) == 0);
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        CHECK_FALSE(fs::exists(out));
+        CHECK_FALSE(fs::exists(out.string() + ".partial"));
+    }
+    const Result missing_dir = run_cbs("simulate --out /nonexistent_dir_cbs/x.h5");
+    CHECK(missing_dir.code == 2);
+    CHECK(missing_dir.err.find("/nonexistent_dir_cbs") != std::string::npos);
+    const Result unknown_option = run_cbs("simulate --bogus");
+    CHECK(unknown_option.code == 2);
+}
+
+TEST_CASE("cbs simulate prints a step / risk / EWA risk table and writes HDF5", "[cli]") {
+    const fs::path out = scratch_dir() / "run.h5";
+    fs::remove(out);
+    const Result r = run_cbs("simulate --set steps=500 --set record=20 --out " + out.string());
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("EWA risk") != std::string::npos);
+    CHECK(r.out.find("         500 ") != std::string::npos); // the last step is a row
+    CHECK(fs::exists(out));
+    CHECK(fs::file_size(out) > 0);
+}
+
+TEST_CASE("cbs --help and cbs simulate --help list the keys with defaults", "[cli]") {
+    for (const char* args : {"--help", "simulate --help"}) {
+        const Result r = run_cbs(args);
+        CHECK(r.code == 0);
+        CHECK(r.out.find("spectrum.a") != std::string::npos);
+        CHECK(r.out.find("ewa.decay") != std::string::npos);
+        CHECK(r.out.find("[0.99]") != std::string::npos);
+    }
+    CHECK(run_cbs("").code == 2); // a subcommand is required
+}
