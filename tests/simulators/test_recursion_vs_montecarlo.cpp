@@ -65,6 +65,7 @@ TEST_CASE("recursion matches Monte Carlo: momentum + EWA", "[recursion][montecar
     o.momentum = 0.8;
     o.lr = 0.06;
     o.ewa_decay = 0.97;
+    o.mc_seeds = 1000;
     check_within_standard_errors(o);
 }
 
@@ -104,13 +105,15 @@ TEST_CASE("recursion matches Monte Carlo: small model, heavy tail noise, no labe
     check_within_standard_errors(o);
 }
 
-TEST_CASE("recursion matches Monte Carlo: batch 1 near the stability edge", "[recursion][montecarlo]") {
+TEST_CASE("recursion matches Monte Carlo: batch 1, large step", "[recursion][montecarlo]") {
     // Here the per-coordinate fourth-moment term lambda^2 E[e^2] / B of the gradient noise is as
-    // large as the coupling term lambda S / B, so dropping or mis-weighting it is a many-sigma miss.
+    // large as the coupling term lambda S / B, so dropping or mis-weighting it is a many-sigma
+    // miss. (Not at the stability edge itself, lr ~ 0.45: there the risk over runs is so
+    // heavy-tailed that the sample standard error is unreliable.)
     SimOptions o = finite_problem();
     o.model_size = 100;
     o.batch = 1;
-    o.lr = 0.45;
+    o.lr = 0.35;
     o.sigma2 = 0.05;
     o.steps = 300;
     o.mc_seeds = 800;
