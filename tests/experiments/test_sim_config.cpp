@@ -72,7 +72,7 @@ TEST_CASE("montecarlo needs a finite model size", "[config]") {
     CHECK(resolve_sim_options(ok).model_size == 200.0);
 }
 
-TEST_CASE("--set arguments are parsed strictly", "[config]") {
+TEST_CASE("set arguments (key=value) are parsed strictly", "[config]") {
     CHECK(parse_set_argument("lr=0.1").value == "0.1");
     CHECK(parse_set_argument(" lr = 0.1 ").key == "lr");
     CHECK(parse_set_argument("schedule=\"cosine\"").value == "cosine");
