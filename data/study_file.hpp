@@ -8,6 +8,7 @@
 //   /runs/<id>/risk        double [n]  excess risk (or val loss) of the raw weights
 //   /runs/<id>/risk_ewa    double [n]  same for the EWA weights
 //   /runs/<id>/<extra>     double [n]  optional further curves (e.g. risk_se, risk_ewa_se)
+//   /cbs/<table>/, /fits/<table>/  tables (see Table): one dataset per column
 //
 // Writes are atomic: a file is written to "<path>.partial" and renamed over <path> only when
 // complete, so an interrupted write never leaves a truncated study behind.
@@ -46,9 +47,21 @@ struct RunRecord {
     std::map<std::string, std::vector<double>> extra_curves; ///< optional, same length
 };
 
+/// A named table of equal-length columns (measured CBS per group, fits, ...), stored as a group
+/// whose datasets are the columns (float64 or variable-length UTF-8 strings) and whose attributes
+/// are `attrs` plus `columns` (the column names, comma-separated, in order).
+struct Table {
+    using Column = std::variant<std::vector<double>, std::vector<std::string>>;
+    std::vector<std::pair<std::string, Column>> columns; ///< in display order
+    std::map<std::string, AttrValue> attrs;              ///< e.g. units, description
+};
+
 struct Study {
     StudyMeta meta;
     std::vector<RunRecord> runs; ///< sorted by id
+    /// Tables by path below the root, e.g. "cbs/estimates" or "fits/cbs_vs_data" (at most one
+    /// '/', first component "cbs" or "fits").
+    std::map<std::string, Table> tables;
 };
 
 /// Current UTC time as ISO-8601 ("YYYY-MM-DDTHH:MM:SSZ").
