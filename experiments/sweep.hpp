@@ -5,6 +5,7 @@
 
 #include "experiments/config_source.hpp"
 #include "experiments/run_store.hpp"
+#include "simulators/curve.hpp"
 #include "simulators/sim_options.hpp"
 
 #include <cstdint>
