@@ -30,6 +30,10 @@ data::RunRecord make_run_record(const sim::SimOptions& options, const sim::Curve
     run.attrs["diverged"] = std::int64_t{curve.diverged ? 1 : 0};
     run.attrs["diverged_step"] = curve.diverged_step;
     run.attrs["grid_points"] = curve.grid_points;
+    if (options.target_risk > 0.0) {
+        run.attrs["target_step"] = curve.target_step;
+        run.attrs["target_step_interp"] = curve.target_step_interp;
+    }
     run.step = curve.step;
     run.samples = curve.samples;
     run.risk = curve.risk;

@@ -16,6 +16,11 @@ struct Curve {
     bool diverged = false;             ///< risk became non-finite or exceeded the divergence bound
     std::int64_t diverged_step = -1;   ///< step at which divergence was detected, -1 if none
     std::int64_t grid_points = 0;      ///< recursion: spectral grid points simulated
+    /// With target.risk > 0 (recursion): first step whose EWA risk is <= the target (-1 if none
+    /// within the run), and the same interpolated linearly in log risk between that step and the
+    /// one before (a continuous steps-to-target for tuning).
+    std::int64_t target_step = -1;
+    double target_step_interp = -1.0;
 };
 
 } // namespace cbs::sim

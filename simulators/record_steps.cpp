@@ -23,6 +23,7 @@ std::vector<std::int64_t> record_steps(const SimOptions& o, std::int64_t total) 
         for (std::int64_t t = o.record_every; t <= total; t += o.record_every)
             steps.push_back(t);
     steps.push_back(total);
+    if (o.budget_steps() <= total) steps.push_back(o.budget_steps());
     std::sort(steps.begin(), steps.end());
     steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
     return steps;

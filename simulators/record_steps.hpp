@@ -1,5 +1,6 @@
 // Which steps a run records. Step t means "after t optimizer updates"; recorded steps are in
-// [1, total], strictly increasing, and always include the last step.
+// [1, total], strictly increasing, and always include the last step and the budget step
+// (SimOptions::budget_steps(), when it is <= total).
 #pragma once
 
 #include "simulators/sim_options.hpp"

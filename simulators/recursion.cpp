@@ -64,6 +64,7 @@ Curve simulate_recursion(const SimOptions& o, const theory::QuadratureOptions& q
     const double inv_batch = 1.0 / static_cast<double>(o.batch);
     const double log_tau = o.ewa_decay > 0.0 ? std::log(o.ewa_decay) : 0.0;
     std::size_t next = 0;
+    double previous_risk_ewa = risk0;
     for (std::int64_t t = 0; t < total && next < record.size(); ++t) {
         const StepParams params{learning_rate(o, t, total), o.momentum, o.ewa_decay, inv_batch,
                                 (S + sigma_eff2) * inv_batch};
@@ -76,15 +77,30 @@ Curve simulate_recursion(const SimOptions& o, const theory::QuadratureOptions& q
             curve.diverged_step = step;
             break;
         }
-        if (step != record[next]) continue;
+        const bool tracking = o.target_risk > 0.0;
+        if (step != record[next] && !tracking) continue;
         // EWA bias correction 1 / (1 - tau^t); frozen coordinates' corrected EWA is their e_0.
         const double correction = o.ewa_decay > 0.0 ? -std::expm1(step * log_tau) : 1.0;
         const double risk_ewa = 0.5 * (sums.h / (correction * correction) + constant_signal);
+        const bool reached = tracking && risk_ewa <= o.target_risk;
+        if (tracking) {
+            if (reached) {
+                curve.target_step = step;
+                curve.target_step_interp = static_cast<double>(step);
+                if (step > 1 && previous_risk_ewa > o.target_risk) // crossing inside (step-1, step]
+                    curve.target_step_interp =
+                        step - std::log(o.target_risk / risk_ewa) /
+                                   std::log(previous_risk_ewa / risk_ewa);
+            }
+            previous_risk_ewa = risk_ewa;
+            if (step != record[next] && !reached) continue;
+        }
         curve.step.push_back(step);
         curve.samples.push_back(step * o.batch);
         curve.risk.push_back(risk);
         curve.risk_ewa.push_back(risk_ewa);
-        ++next;
+        if (step == record[next]) ++next;
+        if (reached) break; // the run's job is done: the curve ends at the target
     }
     return curve;
 }

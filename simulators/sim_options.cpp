@@ -23,8 +23,13 @@ template <typename T>
 }
 } // namespace
 
-std::int64_t SimOptions::total_steps() const {
+std::int64_t SimOptions::budget_steps() const {
     return samples > 0 ? (samples + batch - 1) / batch : steps;
+}
+
+std::int64_t SimOptions::total_steps() const {
+    if (samples <= 0) return steps;
+    return static_cast<std::int64_t>(std::ceil(horizon * static_cast<double>(budget_steps())));
 }
 
 void SimOptions::validate() const {
@@ -45,6 +50,10 @@ void SimOptions::validate() const {
                "must be < 1 - 1/(2a) when model.size = inf (else the gradient noise is infinite)");
     if (steps < 1) refuse("steps", steps, "must be an integer >= 1");
     if (samples < 0) refuse("data.samples", samples, "must be an integer >= 0 (0 = use steps)");
+    if (!(horizon >= 1.0 && horizon <= 1000.0))
+        refuse("data.horizon", horizon, "must be in [1, 1000]");
+    if (!(target_risk >= 0.0) || !std::isfinite(target_risk))
+        refuse("target.risk", target_risk, "must be a finite number >= 0 (0 = no target)");
     if (!(warmup_fraction >= 0.0 && warmup_fraction < 1.0))
         refuse("warmup.fraction", warmup_fraction, "must be in [0, 1)");
     if (!(decay_fraction > 0.0 && decay_fraction <= 1.0))

@@ -30,6 +30,8 @@ struct SimOptions {
     double precond_power = 0.0; ///< precond.power: p, step eta * lambda_i^-p; in [0, 1)
     std::int64_t steps = 1000;  ///< steps: optimizer steps (if data.samples = 0)
     std::int64_t samples = 0;   ///< data.samples: n; > 0 sets steps = ceil(n / B)
+    double horizon = 1.0;       ///< data.horizon: with data.samples, run horizon * ceil(n/B) steps
+    double target_risk = 0.0;   ///< target.risk: > 0 stops the run once EWA risk <= target
     Schedule schedule = Schedule::constant; ///< schedule: constant | cosine | wsd
     double warmup_fraction = 0.0;   ///< warmup.fraction: linear warmup over this fraction of steps
     double decay_fraction = 0.2;    ///< decay.fraction: WSD decay phase, fraction of steps
@@ -45,7 +47,9 @@ struct SimOptions {
     std::int64_t mc_seeds = 256;      ///< montecarlo.seeds: independent runs averaged; >= 2
     double divergence_factor = 1e6;   ///< divergence.factor: diverged once risk > factor * R_0
 
-    /// Steps actually run: ceil(samples / batch) when samples > 0, else steps.
+    /// The data budget in steps: ceil(samples / batch) when samples > 0, else steps.
+    std::int64_t budget_steps() const;
+    /// Steps run at most: ceil(horizon * budget_steps()) when samples > 0, else steps.
     std::int64_t total_steps() const;
     /// Throws cbs::UserError("`key` = value: rule") for the first violated rule.
     void validate() const;

@@ -106,6 +106,14 @@ int run_simulate(const SimulateArgs& args) {
     if (curve.diverged)
         fmt::print("DIVERGED at step {} (risk non-finite or above {} x initial risk)\n",
                    curve.diverged_step, options.divergence_factor);
+    if (options.target_risk > 0.0) {
+        if (curve.target_step > 0)
+            fmt::print("target EWA risk {} reached at step {} (interpolated {:.3f})\n",
+                       options.target_risk, curve.target_step, curve.target_step_interp);
+        else
+            fmt::print("target EWA risk {} not reached in {} steps\n", options.target_risk,
+                       options.total_steps());
+    }
     print_curve(options, curve);
 
     if (!args.out_path.empty()) {

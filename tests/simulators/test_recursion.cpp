@@ -165,3 +165,45 @@ TEST_CASE("recorded steps and samples follow the record options", "[recursion]")
     by_samples.batch = 10;
     CHECK(simulate_recursion(by_samples).step.back() == 101);
 }
+
+TEST_CASE("target tracking stops at the first step whose EWA risk reaches the target",
+          "[recursion]") {
+    SimOptions o = base();
+    o.steps = 3000;
+    o.record_mode = cbs::sim::RecordMode::all;
+    const Curve full = simulate_recursion(o);
+    const double target = full.risk_ewa[700]; // reached first at step 701 (EWA risk decreasing)
+    std::int64_t first = -1;
+    for (std::size_t i = 0; i < full.step.size() && first < 0; ++i)
+        if (full.risk_ewa[i] <= target) first = full.step[i];
+    REQUIRE(first > 1);
+
+    SimOptions t = o;
+    t.record_mode = cbs::sim::RecordMode::log;
+    t.record_points = 10;
+    t.target_risk = target;
+    const Curve c = simulate_recursion(t);
+    CHECK(c.target_step == first);
+    CHECK(c.step.back() == first); // the run ends there
+    CHECK(c.risk_ewa.back() == Approx(target).epsilon(1e-14));
+    CHECK(c.target_step_interp > first - 1);
+    CHECK(c.target_step_interp <= first);
+
+    t.target_risk = 1e-9; // unreachable
+    const Curve never = simulate_recursion(t);
+    CHECK(never.target_step == -1);
+    CHECK(never.step.back() == 3000);
+}
+
+TEST_CASE("data.samples with a horizon runs past the budget and records the budget step",
+          "[recursion]") {
+    SimOptions o = base();
+    o.samples = 10000;
+    o.batch = 16;
+    o.horizon = 3.0;
+    o.record_points = 10;
+    const Curve c = simulate_recursion(o);
+    CHECK(o.budget_steps() == 625);
+    CHECK(c.step.back() == 1875);
+    CHECK(std::count(c.step.begin(), c.step.end(), 625) == 1);
+}
