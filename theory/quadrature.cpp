@@ -13,7 +13,7 @@ namespace cbs::theory {
 int auto_head(double a, double tolerance) {
     // Midpoint (sum -> integral) error beyond K is ~ (a/K)^2 / 24 of the tail's contribution.
     const double k = a / std::sqrt(24.0 * tolerance);
-    return static_cast<int>(std::clamp(std::ceil(k), 256.0, 65536.0));
+    return static_cast<int>(std::clamp(std::ceil(k), 32.0, 65536.0));
 }
 
 int auto_nodes_per_decade(double tolerance) {
