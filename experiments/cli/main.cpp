@@ -1,5 +1,6 @@
 // The `cbs` command-line tool: one executable, one subcommand per job (DESIGN.md).
 // Exit codes: 0 success, 2 bad input (one-line message on stderr), 1 internal error.
+#include "experiments/cli/run_command.hpp"
 #include "experiments/cli/simulate_command.hpp"
 #include "experiments/run_output.hpp"
 #include "experiments/sim_config.hpp"
@@ -22,6 +23,8 @@ int main(int argc, char** argv) {
 
     cbs::exp::SimulateArgs simulate_args;
     CLI::App* simulate = cbs::exp::add_simulate_command(app, simulate_args);
+    cbs::exp::RunArgs run_args;
+    CLI::App* run = cbs::exp::add_run_command(app, run_args);
 
     try {
         app.parse(argc, argv);
@@ -38,6 +41,7 @@ int main(int argc, char** argv) {
 
     try {
         if (simulate->parsed()) return cbs::exp::run_simulate(simulate_args);
+        if (run->parsed()) return cbs::exp::run_run_command(run_args);
     } catch (const cbs::UserError& e) {
         fmt::print(stderr, "cbs: error: {}\n", e.what());
         return 2;

@@ -1,0 +1,288 @@
+#include "experiments/cli/run_command.hpp"
+
+#include "data/study_file.hpp"
+#include "experiments/run_output.hpp"
+#include "experiments/study.hpp"
+#include "simulators/recursion.hpp"
+#include "theory/check.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fmt/format.h>
+
+namespace cbs::exp {
+
+CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
+    CLI::App* cmd = app.add_subcommand(
+        "run", "Run a CBS study: tune per batch size, measure steps to the target, estimate the CBS, "
+               "fit it against data and model size, compare with theory");
+    cmd->add_option("study", args.config_path, "Study TOML (default: the embedded default study)");
+    cmd->add_option("--set", args.sets, "Override one key: --set key=value (repeatable)")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--out", args.out_path, "Study file to write (HDF5, atomically)")
+        ->capture_default_str();
+    cmd->add_flag("--json", args.json, "Print the results as JSON on stdout (see docs/json.md)");
+    cmd->add_flag("--quiet", args.quiet, "No progress lines on stderr");
+    cmd->add_flag("--print-default", args.print_default, "Print the embedded default study and exit");
+    cmd->footer(std::string("Study keys (see experiments/study.hpp): study.name, study.families, "
+                            "study.batches, study.lr_grid, study.lr_refine, study.momentum_grid, "
+                            "study.ewa_grid, study.horizon, study.target, study.target_value, "
+                            "study.anchor, study.bootstrap, series.<name>.<simulation key>.\n"
+                            "Run `cbs run --print-default` for the embedded study.\n"));
+    return cmd;
+}
+
+namespace {
+
+std::string number_text(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    return fmt::format("{:.4g}", v);
+}
+
+std::string json_number(double v) {
+    if (!std::isfinite(v)) return "null";
+    return fmt::format("{}", v);
+}
+
+data::Table steps_table(const StudyResult& r) {
+    std::vector<std::string> series, group, family;
+    std::vector<double> n, m, batch, steps, lr, momentum, ewa, budget_risk;
+    for (const GroupResult& g : r.groups)
+        for (const BatchResult& b : g.batches) {
+            series.push_back(g.series);
+            group.push_back(g.label);
+            family.push_back(to_string(g.family));
+            n.push_back(static_cast<double>(g.options.samples));
+            m.push_back(g.options.model_size);
+            batch.push_back(static_cast<double>(b.batch));
+            steps.push_back(b.steps);
+            lr.push_back(b.lr);
+            momentum.push_back(b.momentum);
+            ewa.push_back(b.ewa_decay);
+            budget_risk.push_back(b.budget_risk);
+        }
+    data::Table t;
+    t.columns = {{"series", series}, {"group", group}, {"family", family}, {"n", n}, {"M", m},
+                 {"batch", batch}, {"steps", steps}, {"lr", lr}, {"momentum", momentum},
+                 {"ewa_decay", ewa}, {"budget_risk_ewa", budget_risk}};
+    t.attrs["description"] = std::string(
+        "per group and batch size: fewest steps to the target EWA risk (inf = never within the "
+        "horizon) and the hyper-parameters that achieved it; budget_risk_ewa = best EWA risk after n");
+    return t;
+}
+
+data::Table estimates_table(const StudyResult& r) {
+    std::vector<std::string> series, group, family, note;
+    std::vector<double> n, m, target, r_opt, b_opt, fit_a, fit_b, study, study_low, study_high,
+        direct, direct_low, direct_high, anchor_zero, b_noise, study10, study50, direct10, direct50;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (const GroupResult& g : r.groups) {
+        series.push_back(g.series);
+        group.push_back(g.label);
+        family.push_back(to_string(g.family));
+        note.push_back(g.note);
+        n.push_back(static_cast<double>(g.options.samples));
+        m.push_back(g.options.model_size);
+        target.push_back(g.target);
+        r_opt.push_back(g.r_opt);
+        const CbsEstimates& c = g.cbs;
+        const bool ok = g.measurable;
+        auto at = [&](const std::map<double, double>& by, double theta) {
+            const auto it = by.find(theta);
+            return ok && it != by.end() ? it->second : nan;
+        };
+        b_opt.push_back(ok ? c.b_opt : nan);
+        fit_a.push_back(ok ? c.fit.a : nan);
+        fit_b.push_back(ok ? c.fit.b : nan);
+        study.push_back(ok ? c.study : nan);
+        study_low.push_back(ok ? c.study_ci.low : nan);
+        study_high.push_back(ok ? c.study_ci.high : nan);
+        direct.push_back(ok ? c.direct : nan);
+        direct_low.push_back(ok ? c.direct_ci.low : nan);
+        direct_high.push_back(ok ? c.direct_ci.high : nan);
+        anchor_zero.push_back(ok ? c.anchor_zero : nan);
+        b_noise.push_back(ok ? c.b_noise : nan);
+        study10.push_back(at(c.study_by_threshold, 0.1));
+        study50.push_back(at(c.study_by_threshold, 0.5));
+        direct10.push_back(at(c.direct_by_threshold, 0.1));
+        direct50.push_back(at(c.direct_by_threshold, 0.5));
+    }
+    data::Table t;
+    t.columns = {{"series", series}, {"group", group}, {"family", family}, {"n", n}, {"M", m},
+                 {"target", target}, {"r_opt", r_opt}, {"b_opt", b_opt}, {"fit_a", fit_a},
+                 {"fit_b", fit_b}, {"cbs_study", study}, {"cbs_study_low", study_low},
+                 {"cbs_study_high", study_high}, {"cbs_direct", direct},
+                 {"cbs_direct_low", direct_low}, {"cbs_direct_high", direct_high},
+                 {"cbs_anchor_zero", anchor_zero}, {"b_noise", b_noise},
+                 {"cbs_study_10", study10}, {"cbs_study_50", study50},
+                 {"cbs_direct_10", direct10}, {"cbs_direct_50", direct50}, {"note", note}};
+    t.attrs["description"] = std::string(
+        "CBS per group: study = b/(5a) + 1.2 B_opt from f(B) = a + b/B; direct = 20% rule on the "
+        "points; anchor_zero = b/(5a); b_noise = b/a; _10/_50 = 10%/50% thresholds; _low/_high = "
+        "95% bootstrap interval");
+    return t;
+}
+
+data::Table fits_table(const StudyResult& r) {
+    std::vector<std::string> series, family, variable;
+    std::vector<double> exponent, low, high, predicted, c, r2, points;
+    for (const FitResult& f : r.fits) {
+        series.push_back(f.series);
+        family.push_back(to_string(f.family));
+        variable.push_back(f.variable);
+        exponent.push_back(f.fit.alpha);
+        low.push_back(f.fit.alpha_low);
+        high.push_back(f.fit.alpha_high);
+        predicted.push_back(f.predicted);
+        c.push_back(f.fit.c);
+        r2.push_back(f.fit.r2);
+        points.push_back(f.fit.points);
+    }
+    data::Table t;
+    t.columns = {{"series", series}, {"family", family}, {"variable", variable},
+                 {"exponent", exponent}, {"exponent_low", low}, {"exponent_high", high},
+                 {"predicted", predicted}, {"c", c}, {"r2", r2}, {"points", points}};
+    t.attrs["description"] =
+        std::string("power-law fits CBS = c * x^exponent (95% interval); predicted = THEORY.md");
+    return t;
+}
+
+void print_summary(const StudySpec& spec, const StudyResult& r) {
+    fmt::print("cbs run: study '{}': {} groups, {} simulations, {:.1f} s\n\n", spec.name,
+               r.groups.size(), r.runs, r.seconds);
+    fmt::print("{:<8} {:<22} {:<13} {:>10} {:>7} {:>9} {:>19} {:>9} {:>9} {:>9} {:>8}\n", "series", "group",
+               "family", "R_opt", "B_opt", "CBS", "95% interval", "direct", "b/(5a)", "B_noise", "k*");
+    for (const GroupResult& g : r.groups) {
+        if (!g.measurable) {
+            fmt::print("{:<8} {:<22} {:<13} {:>10} not measurable: {}\n", g.series, g.label,
+                       to_string(g.family), number_text(g.r_opt), g.note);
+            continue;
+        }
+        const CbsEstimates& c = g.cbs;
+        fmt::print("{:<8} {:<22} {:<13} {:>10} {:>7} {:>9} {:>19} {:>9} {:>9} {:>9} {:>8}\n", g.series,
+                   g.label, to_string(g.family), number_text(g.r_opt), number_text(c.b_opt),
+                   number_text(c.study),
+                   "[" + number_text(c.study_ci.low) + ", " + number_text(c.study_ci.high) + "]",
+                   number_text(c.direct), number_text(c.anchor_zero), number_text(c.b_noise),
+                   number_text(g.k_star));
+    }
+    fmt::print("(k* = (lr_eff n / B_opt)^(1/a): coordinates learned at the optimum; a model with "
+               "M below ~k* saturates and its CBS departs from the M = inf value)\n");
+    if (r.fits.empty()) return;
+    fmt::print("\n{:<8} {:<13} {:<13} {:>9} {:>19} {:>10}   {}\n", "series", "family", "CBS vs",
+               "exponent", "95% interval", "predicted", "local slopes");
+    for (const FitResult& f : r.fits) {
+        std::string slopes;
+        for (double s : f.local) slopes += number_text(s) + " ";
+        fmt::print("{:<8} {:<13} {:<13} {:>9.3f} {:>19} {:>10}   {}\n", f.series, to_string(f.family),
+                   f.variable, f.fit.alpha,
+                   fmt::format("[{:.3f}, {:.3f}]", f.fit.alpha_low, f.fit.alpha_high),
+                   number_text(f.predicted), slopes);
+    }
+}
+
+void print_json(const StudySpec& spec, const StudyResult& r) {
+    std::string out = fmt::format("{{\"study\": \"{}\", \"seconds\": {}, \"simulations\": {}, \"groups\": [",
+                                  spec.name, r.seconds, r.runs);
+    for (std::size_t i = 0; i < r.groups.size(); ++i) {
+        const GroupResult& g = r.groups[i];
+        const CbsEstimates& c = g.cbs;
+        out += i ? ", " : "";
+        out += fmt::format("{{\"series\": \"{}\", \"group\": \"{}\", \"family\": \"{}\", \"n\": {}, "
+                           "\"M\": {}, \"target\": {}, \"r_opt\": {}, \"measurable\": {}",
+                           g.series, g.label, to_string(g.family), g.options.samples,
+                           json_number(g.options.model_size), json_number(g.target),
+                           json_number(g.r_opt), g.measurable ? "true" : "false");
+        if (g.measurable)
+            out += fmt::format(", \"b_opt\": {}, \"fit\": {{\"a\": {}, \"b\": {}}}, \"cbs\": {{\"study\": {}, "
+                               "\"study_ci\": [{}, {}], \"direct\": {}, \"direct_ci\": [{}, {}], "
+                               "\"anchor_zero\": {}, \"b_noise\": {}}}",
+                               json_number(c.b_opt), json_number(c.fit.a), json_number(c.fit.b),
+                               json_number(c.study), json_number(c.study_ci.low),
+                               json_number(c.study_ci.high), json_number(c.direct),
+                               json_number(c.direct_ci.low), json_number(c.direct_ci.high),
+                               json_number(c.anchor_zero), json_number(c.b_noise));
+        out += ", \"batches\": [";
+        for (std::size_t k = 0; k < g.batches.size(); ++k) {
+            const BatchResult& b = g.batches[k];
+            out += fmt::format("{}{{\"batch\": {}, \"steps\": {}, \"lr\": {}, \"momentum\": {}, \"ewa_decay\": {}}}",
+                               k ? ", " : "", b.batch, json_number(b.steps), json_number(b.lr),
+                               json_number(b.momentum), json_number(b.ewa_decay));
+        }
+        out += "]}";
+    }
+    out += "], \"fits\": [";
+    for (std::size_t i = 0; i < r.fits.size(); ++i) {
+        const FitResult& f = r.fits[i];
+        out += fmt::format("{}{{\"series\": \"{}\", \"family\": \"{}\", \"variable\": \"{}\", \"exponent\": {}, "
+                           "\"exponent_ci\": [{}, {}], \"predicted\": {}, \"c\": {}, \"r2\": {}}}",
+                           i ? ", " : "", f.series, to_string(f.family), f.variable,
+                           json_number(f.fit.alpha), json_number(f.fit.alpha_low),
+                           json_number(f.fit.alpha_high), json_number(f.predicted),
+                           json_number(f.fit.c), json_number(f.fit.r2));
+    }
+    out += "]}\n";
+    fmt::print("{}", out);
+}
+
+} // namespace
+
+int run_run_command(const RunArgs& args) {
+    if (args.print_default) {
+        fmt::print("{}", default_study_toml());
+        return 0;
+    }
+    ConfigEntries entries = args.config_path.empty() ? parse_toml(default_study_toml(), "default study")
+                                                     : load_toml_file(args.config_path);
+    for (const std::string& s : args.sets) entries.push_back(parse_set_argument(s));
+    const StudySpec spec = parse_study(entries);
+    namespace fs = std::filesystem;
+    const fs::path parent = fs::absolute(fs::path(args.out_path)).parent_path();
+    std::error_code ec;
+    if (!fs::is_directory(parent, ec))
+        throw UserError(fmt::format("--out '{}': directory '{}' does not exist", args.out_path, parent.string()));
+
+    const StudyResult result = run_study(spec, [&](const std::string& line) {
+        if (!args.quiet) fmt::print(stderr, "cbs run: {}\n", line);
+    });
+
+    data::Study study;
+    study.meta = make_study_meta(spec.config_text);
+    // The winning run of every group and batch size, re-simulated to the data budget with its
+    // curve recorded (60 log-spaced points), so reports can show the curves.
+    for (const GroupResult& g : result.groups)
+        for (const BatchResult& b : g.batches) {
+            if (!(b.lr > 0)) continue;
+            sim::SimOptions o = g.options;
+            o.batch = b.batch;
+            o.lr = b.lr;
+            o.momentum = b.momentum;
+            o.ewa_decay = b.ewa_decay;
+            o.record_points = 60;
+            data::RunRecord run = make_run_record(o, sim::simulate_recursion(o));
+            run.attrs["study.series"] = g.series;
+            run.attrs["study.group"] = g.label;
+            run.attrs["study.family"] = std::string(to_string(g.family));
+            run.attrs["study.steps_to_target"] = b.steps;
+            if (std::none_of(study.runs.begin(), study.runs.end(),
+                             [&](const data::RunRecord& x) { return x.id == run.id; }))
+                study.runs.push_back(std::move(run));
+        }
+    study.tables["cbs/steps"] = steps_table(result);
+    study.tables["cbs/estimates"] = estimates_table(result);
+    study.tables["fits/cbs"] = fits_table(result);
+    data::write_study(args.out_path, study);
+
+    if (args.json)
+        print_json(spec, result);
+    else {
+        print_summary(spec, result);
+        fmt::print("\nwrote {}\n", args.out_path);
+    }
+    return 0;
+}
+
+} // namespace cbs::exp

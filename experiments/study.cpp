@@ -1,0 +1,497 @@
+#include "experiments/study.hpp"
+
+#include "experiments/sim_config.hpp"
+#include "experiments/sweep.hpp"
+#include "simulators/recursion.hpp"
+#include "theory/check.hpp"
+#include "theory/rates.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fmt/format.h>
+#include <limits>
+#include <map>
+#include <set>
+
+namespace cbs::exp {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+[[noreturn]] void refuse(const std::string& key, const std::string& value,
+                         const std::string& rule) {
+    throw UserError(fmt::format("`{}` = {}: {}", key, value, rule));
+}
+
+double to_number(const std::string& key, const std::string& text) {
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v))
+        refuse(key, text, "must be a finite number");
+    return v;
+}
+
+std::vector<double> number_list(const ConfigEntry& e, double min_exclusive) {
+    std::vector<double> out;
+    for (const std::string& item : list_items(e.key, e.value)) {
+        const double v = to_number(e.key, item);
+        if (!(v > min_exclusive))
+            refuse(e.key, e.value, fmt::format("every item must be > {}", min_exclusive));
+        out.push_back(v);
+    }
+    return out;
+}
+
+std::vector<double> unit_list(const ConfigEntry& e) {
+    std::vector<double> out;
+    for (const std::string& item : list_items(e.key, e.value)) {
+        const double v = to_number(e.key, item);
+        if (!(v >= 0.0 && v < 1.0)) refuse(e.key, e.value, "every item must be in [0, 1)");
+        out.push_back(v);
+    }
+    return out;
+}
+
+Family parse_family(const std::string& key, const std::string& text) {
+    if (text == "sgd") return Family::sgd;
+    if (text == "momentum") return Family::momentum;
+    if (text == "ewa") return Family::ewa;
+    if (text == "momentum_ewa") return Family::momentum_ewa;
+    refuse(key, text, "every item must be one of sgd, momentum, ewa, momentum_ewa");
+}
+
+std::string group_label(const ConfigEntries& overrides) {
+    std::string label;
+    for (const ConfigEntry& e : overrides) {
+        if (!label.empty()) label += " ";
+        const std::string key = e.key == "data.samples" ? "n" : e.key == "model.size" ? "M" : e.key;
+        label += key + "=" + e.value;
+    }
+    return label.empty() ? "base" : label;
+}
+
+/// Hyper-parameter points (momentum, tau) a family tunes over.
+std::vector<std::pair<double, double>> family_points(const StudySpec& s, Family f) {
+    std::vector<std::pair<double, double>> points;
+    const std::vector<double> none{0.0};
+    const auto& betas =
+        (f == Family::momentum || f == Family::momentum_ewa) ? s.momentum_grid : none;
+    const auto& taus = (f == Family::ewa || f == Family::momentum_ewa) ? s.ewa_grid : none;
+    for (double beta : betas)
+        for (double tau : taus)
+            points.emplace_back(beta, tau);
+    return points;
+}
+
+/// Golden-section minimisation of phi over log lr, starting from a grid (see study.hpp).
+struct Tuned {
+    double log_lr = 0;
+    double value = kInf;
+};
+
+Tuned tune_log_lr(const std::vector<double>& log_grid, int refine,
+                  const std::function<double(double)>& phi) {
+    Tuned best;
+    std::vector<double> values(log_grid.size());
+    for (std::size_t k = 0; k < log_grid.size(); ++k) {
+        values[k] = phi(log_grid[k]);
+        if (values[k] < best.value || (k == 0 && std::isinf(values[k])))
+            best = {log_grid[k], values[k]};
+    }
+    if (log_grid.size() < 2 || refine <= 0 || std::isinf(best.value)) return best;
+    const auto k =
+        static_cast<std::size_t>(std::min_element(values.begin(), values.end()) - values.begin());
+    double lo = log_grid[k > 0 ? k - 1 : 0];
+    double hi = log_grid[std::min(k + 1, log_grid.size() - 1)];
+    const double g = 0.5 * (std::sqrt(5.0) - 1.0); // 0.618...
+    double c = hi - g * (hi - lo), d = lo + g * (hi - lo);
+    double fc = phi(c), fd = phi(d);
+    for (int it = 0; it < refine; ++it) {
+        if (fc < best.value) best = {c, fc};
+        if (fd < best.value) best = {d, fd};
+        // Move towards the smaller value; when both failed (inf), towards smaller steps.
+        if (fc < fd || (std::isinf(fc) && std::isinf(fd))) {
+            hi = d;
+            d = c;
+            fd = fc;
+            c = hi - g * (hi - lo);
+            fc = phi(c);
+        } else {
+            lo = c;
+            c = d;
+            fc = fd;
+            d = lo + g * (hi - lo);
+            fd = phi(d);
+        }
+    }
+    if (fc < best.value) best = {c, fc};
+    if (fd < best.value) best = {d, fd};
+    return best;
+}
+
+/// One tuning cell: a group, a family, a batch size and a (momentum, tau) point.
+struct Cell {
+    std::size_t group = 0; ///< index into the flat (group x family) list
+    std::int64_t batch = 0;
+    double momentum = 0, tau = 0;
+    Tuned phase1, phase2;
+    bool reached = false;
+    std::int64_t runs = 0;
+};
+
+sim::SimOptions cell_options(const sim::SimOptions& base, const Cell& c, double log_eff_lr) {
+    sim::SimOptions o = base;
+    o.batch = c.batch;
+    o.momentum = c.momentum;
+    o.ewa_decay = c.tau;
+    o.lr = std::exp(log_eff_lr) * (1.0 - c.momentum);
+    o.record_mode = sim::RecordMode::log;
+    o.record_points = 2;
+    o.record_every = 0;
+    return o;
+}
+
+} // namespace
+
+const char* to_string(Family f) {
+    switch (f) {
+    case Family::sgd:
+        return "sgd";
+    case Family::momentum:
+        return "momentum";
+    case Family::ewa:
+        return "ewa";
+    case Family::momentum_ewa:
+        return "momentum_ewa";
+    }
+    return "?";
+}
+
+StudySpec parse_study(const ConfigEntries& entries) {
+    StudySpec s;
+    s.families = {Family::sgd};
+    s.lr_grid = {0.0625, 0.125, 0.25, 0.5, 1.0};
+    s.momentum_grid = {0.5, 0.8, 0.9};
+    s.ewa_grid = {0.9, 0.99, 0.999};
+    std::map<std::string, ConfigEntries> series_entries;
+    std::vector<std::string> series_order;
+    for (const ConfigEntry& e : entries) {
+        s.config_text +=
+            e.key + " = " + (is_list_value(e.value) ? e.value : "\"" + e.value + "\"") + "\n";
+        if (e.key.rfind("series.", 0) == 0) {
+            const std::string rest = e.key.substr(7);
+            const auto dot = rest.find('.');
+            if (dot == std::string::npos || dot == 0)
+                refuse(e.key, e.value, "series keys must look like series.<name>.<simulation key>");
+            const std::string name = rest.substr(0, dot);
+            if (!series_entries.count(name)) series_order.push_back(name);
+            series_entries[name].push_back({rest.substr(dot + 1), e.value, e.source});
+            continue;
+        }
+        if (e.key.rfind("study.", 0) != 0) {
+            if (is_list_value(e.value))
+                refuse(e.key, e.value, "lists (axes) belong in a series: series.<name>." + e.key);
+            s.base.push_back(e);
+            continue;
+        }
+        const std::string k = e.key.substr(6);
+        if (k == "name") {
+            s.name = e.value;
+        } else if (k == "families") {
+            s.families.clear();
+            for (const std::string& item : list_items(e.key, e.value))
+                s.families.push_back(parse_family(e.key, item));
+        } else if (k == "batches") {
+            s.batches.clear();
+            for (double v : number_list(e, 0.0)) {
+                if (v != std::floor(v) || v < 1)
+                    refuse(e.key, e.value, "every item must be an integer >= 1");
+                s.batches.push_back(static_cast<std::int64_t>(v));
+            }
+        } else if (k == "lr_grid") {
+            s.lr_grid = number_list(e, 0.0);
+        } else if (k == "lr_refine") {
+            const double v = to_number(e.key, e.value);
+            if (v < 0 || v > 50 || v != std::floor(v))
+                refuse(e.key, e.value, "must be an integer in [0, 50]");
+            s.lr_refine = static_cast<int>(v);
+        } else if (k == "momentum_grid") {
+            s.momentum_grid = unit_list(e);
+        } else if (k == "ewa_grid") {
+            s.ewa_grid = unit_list(e);
+        } else if (k == "horizon") {
+            s.horizon = to_number(e.key, e.value);
+            if (!(s.horizon >= 1.0 && s.horizon <= 1000.0))
+                refuse(e.key, e.value, "must be in [1, 1000]");
+        } else if (k == "target") {
+            if (e.value == "ropt")
+                s.target = TargetKind::ropt;
+            else if (e.value == "ropt_multiple")
+                s.target = TargetKind::ropt_multiple;
+            else if (e.value == "fixed")
+                s.target = TargetKind::fixed;
+            else
+                refuse(e.key, e.value, "must be one of ropt, ropt_multiple, fixed");
+        } else if (k == "target_value") {
+            s.target_value = to_number(e.key, e.value);
+            if (!(s.target_value > 0)) refuse(e.key, e.value, "must be > 0");
+        } else if (k == "anchor") {
+            s.anchor = to_number(e.key, e.value);
+            if (s.anchor < 0) refuse(e.key, e.value, "must be >= 0 (0 = smallest batch size)");
+        } else if (k == "max_steps") {
+            const double v = to_number(e.key, e.value);
+            if (v < 0 || v != std::floor(v)) refuse(e.key, e.value, "must be an integer >= 0 (0 = no limit)");
+            s.max_steps = static_cast<std::int64_t>(v);
+        } else if (k == "bootstrap") {
+            const double v = to_number(e.key, e.value);
+            if (v < 0 || v > 100000 || v != std::floor(v))
+                refuse(e.key, e.value, "must be an integer in [0, 100000]");
+            s.bootstrap = static_cast<int>(v);
+        } else {
+            refuse(e.key, e.value, "unknown study key (see `cbs run --help`)");
+        }
+    }
+    if (s.batches.size() < 2)
+        refuse("study.batches", fmt::format("{} values", s.batches.size()),
+               "needs at least 2 batch sizes");
+    std::sort(s.batches.begin(), s.batches.end());
+    if (std::adjacent_find(s.batches.begin(), s.batches.end()) != s.batches.end())
+        refuse("study.batches", "duplicates", "batch sizes must be distinct");
+    if (s.anchor > 0 && std::find(s.batches.begin(), s.batches.end(),
+                                  static_cast<std::int64_t>(s.anchor)) == s.batches.end())
+        refuse("study.anchor", fmt::format("{}", s.anchor), "must be 0 or one of study.batches");
+    if (s.target == TargetKind::fixed && !(s.target_value > 0))
+        refuse("study.target_value", fmt::format("{}", s.target_value),
+               "must be > 0 for study.target = fixed");
+    std::sort(s.lr_grid.begin(), s.lr_grid.end());
+    if (series_order.empty()) series_order.push_back("base");
+    for (const std::string& name : series_order) {
+        Series series{name, expand_axes(series_entries[name])};
+        for (const ConfigEntries& g : series.groups) {
+            ConfigEntries all = s.base;
+            all.insert(all.end(), g.begin(), g.end());
+            const sim::SimOptions o = resolve_sim_options(all); // validates every group up front
+            if (o.samples <= 0)
+                refuse("data.samples", std::to_string(o.samples),
+                       "every study group needs a data budget (data.samples > 0), series " + name);
+            if (o.simulator != sim::SimulatorKind::recursion)
+                refuse("simulator", sim::to_string(o.simulator),
+                       "cbs run measures with simulator = recursion");
+        }
+        s.series.push_back(std::move(series));
+    }
+    return s;
+}
+
+StudyResult run_study(const StudySpec& spec,
+                      const std::function<void(const std::string&)>& progress) {
+    const auto start = std::chrono::steady_clock::now();
+    StudyResult result;
+    // Flat list of (series, group, family).
+    for (const Series& series : spec.series) {
+        for (const ConfigEntries& g : series.groups) {
+            ConfigEntries all = spec.base;
+            all.insert(all.end(), g.begin(), g.end());
+            const sim::SimOptions o = resolve_sim_options(all);
+            for (Family f : spec.families) {
+                GroupResult r;
+                r.series = series.name;
+                r.label = group_label(g);
+                r.family = f;
+                r.options = o;
+                result.groups.push_back(r);
+            }
+        }
+    }
+    std::vector<Cell> cells;
+    auto skipped = [&](const GroupResult& g, std::int64_t batch) {
+        return spec.max_steps > 0 && (g.options.samples + batch - 1) / batch > spec.max_steps;
+    };
+    for (std::size_t gi = 0; gi < result.groups.size(); ++gi)
+        for (std::int64_t batch : spec.batches)
+            if (!skipped(result.groups[gi], batch))
+                for (const auto& [beta, tau] : family_points(spec, result.groups[gi].family))
+                cells.push_back(Cell{gi, batch, beta, tau, {}, {}, false, 0});
+    std::vector<double> log_grid;
+    for (double lr : spec.lr_grid)
+        log_grid.push_back(std::log(lr));
+
+    std::atomic<std::size_t> done{0};
+    auto report = [&](const char* phase) {
+        const double t =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        progress(fmt::format("{}: {}/{} cells, {:.1f} s", phase, done.load(), cells.size(), t));
+    };
+    auto last_report = std::chrono::steady_clock::now();
+    auto maybe_report = [&](const char* phase) {
+        const auto now = std::chrono::steady_clock::now();
+        if (std::chrono::duration<double>(now - last_report).count() < 2.0) return;
+        last_report = now;
+        report(phase);
+    };
+
+    // Phase 1: best EWA risk after n samples, per cell (lr tuned).
+#pragma omp parallel for schedule(dynamic)
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+        Cell& c = cells[i];
+        const sim::SimOptions& base = result.groups[c.group].options;
+        c.phase1 = tune_log_lr(log_grid, spec.lr_refine, [&](double log_lr) {
+            sim::SimOptions o = cell_options(base, c, log_lr);
+            o.horizon = 1.0;
+            o.target_risk = 0.0;
+            ++c.runs;
+            const sim::Curve curve = sim::simulate_recursion(o);
+            return curve.diverged || curve.step.empty() || curve.step.back() != o.budget_steps()
+                       ? kInf
+                       : curve.risk_ewa.back();
+        });
+        ++done;
+#pragma omp critical(study_progress)
+        maybe_report("phase 1 (risk at the data budget)");
+    }
+    report("phase 1 (risk at the data budget)");
+
+    // Targets per (group, family).
+    for (std::size_t gi = 0; gi < result.groups.size(); ++gi) {
+        GroupResult& g = result.groups[gi];
+        g.r_opt = kInf;
+        for (const Cell& c : cells)
+            if (c.group == gi) g.r_opt = std::min(g.r_opt, c.phase1.value);
+        g.target = spec.target == TargetKind::ropt            ? g.r_opt
+                   : spec.target == TargetKind::ropt_multiple ? spec.target_value * g.r_opt
+                                                              : spec.target_value;
+    }
+
+    // Phase 2: fewest steps to the target, per cell (lr tuned again).
+    done = 0;
+#pragma omp parallel for schedule(dynamic)
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+        Cell& c = cells[i];
+        const GroupResult& g = result.groups[c.group];
+        if (std::isfinite(g.target)) {
+            c.phase2 = tune_log_lr(log_grid, spec.lr_refine, [&](double log_lr) {
+                sim::SimOptions o = cell_options(g.options, c, log_lr);
+                o.horizon = spec.horizon;
+                o.target_risk = g.target;
+                ++c.runs;
+                const sim::Curve curve = sim::simulate_recursion(o);
+                if (curve.target_step > 0) return curve.target_step_interp;
+                if (curve.diverged || curve.risk_ewa.empty()) return kInf;
+                // Not reached: a penalty above the step cap that still ranks runs by how close
+                // they came, so the search moves towards better learning rates.
+                return static_cast<double>(o.total_steps()) *
+                       (1.0 + std::log(curve.risk_ewa.back() / g.target));
+            });
+            // Reached within the horizon iff the objective is a real step count.
+            sim::SimOptions o = cell_options(g.options, c, c.phase2.log_lr);
+            o.horizon = spec.horizon;
+            c.reached = std::isfinite(c.phase2.value) &&
+                        c.phase2.value <= static_cast<double>(o.total_steps());
+        }
+        ++done;
+#pragma omp critical(study_progress)
+        maybe_report("phase 2 (steps to the target)");
+    }
+    report("phase 2 (steps to the target)");
+
+    // Winners per batch size, CBS estimates per group.
+    for (std::size_t gi = 0; gi < result.groups.size(); ++gi) {
+        GroupResult& g = result.groups[gi];
+        for (std::int64_t batch : spec.batches) {
+            if (skipped(g, batch)) continue;
+            BatchResult best;
+            best.batch = batch;
+            best.steps = kInf;
+            best.budget_risk = kInf;
+            bool have = false;
+            for (const Cell& c : cells) {
+                if (c.group != gi || c.batch != batch) continue;
+                g.runs += c.runs;
+                best.budget_risk = std::min(best.budget_risk, c.phase1.value);
+                const double steps = c.reached ? c.phase2.value : kInf;
+                if (!have || steps < best.steps) {
+                    have = true;
+                    best.steps = steps;
+                    best.lr = std::exp(c.phase2.log_lr) * (1.0 - c.momentum);
+                    best.momentum = c.momentum;
+                    best.ewa_decay = c.tau;
+                }
+            }
+            g.batches.push_back(best);
+        }
+        result.runs += g.runs;
+        std::vector<BatchPoint> points;
+        for (const BatchResult& b : g.batches)
+            points.push_back({static_cast<double>(b.batch), b.steps});
+        const auto finite = std::count_if(points.begin(), points.end(), [](const BatchPoint& p) {
+            return std::isfinite(p.steps);
+        });
+        if (finite < 2) {
+            g.note = fmt::format("only {} batch size(s) reached the target", finite);
+            continue;
+        }
+        double anchor = spec.anchor;
+        if (anchor > 0) {
+            const auto it = std::find_if(points.begin(), points.end(),
+                                         [&](const BatchPoint& p) { return p.batch == anchor; });
+            if (it == points.end() || !std::isfinite(it->steps)) {
+                g.note = "the anchor batch size did not reach the target";
+                continue;
+            }
+        }
+        g.cbs = estimate_cbs(points, anchor, spec.bootstrap, 1 + gi);
+        g.measurable = true;
+        // Effective time at the anchor's optimum, T = eta_eff * n / B_opt, learns ~T^(1/a)
+        // coordinates (THEORY.md section 3); a model smaller than that saturates.
+        for (const BatchResult& b : g.batches)
+            if (static_cast<double>(b.batch) == g.cbs.b_opt)
+                g.k_star = std::pow(b.lr / (1.0 - b.momentum) * std::ceil(static_cast<double>(g.options.samples) / b.batch),
+                                    1.0 / g.options.a);
+    }
+
+    // Fits of the study's CBS against n and M, per series and family.
+    for (const Series& series : spec.series) {
+        for (Family f : spec.families) {
+            for (const char* variable : {"data.samples", "model.size"}) {
+                FitResult fr;
+                fr.series = series.name;
+                fr.family = f;
+                fr.variable = variable;
+                std::set<double> a_values, b_values, other;
+                for (const GroupResult& g : result.groups) {
+                    if (g.series != series.name || g.family != f || !g.measurable) continue;
+                    const double x = fr.variable == "data.samples"
+                                         ? static_cast<double>(g.options.samples)
+                                         : g.options.model_size;
+                    other.insert(fr.variable == "data.samples"
+                                     ? g.options.model_size
+                                     : static_cast<double>(g.options.samples));
+                    if (!std::isfinite(x) || !std::isfinite(g.cbs.study) || g.cbs.study <= 0)
+                        continue;
+                    fr.x.push_back(x);
+                    fr.y.push_back(g.cbs.study);
+                    a_values.insert(g.options.a);
+                    b_values.insert(g.options.b);
+                }
+                std::set<double> distinct(fr.x.begin(), fr.x.end());
+                if (distinct.size() < 3 || other.size() != 1)
+                    continue; // not a sweep of this variable
+                fr.fit = fit_power_law(fr.x, fr.y);
+                fr.local = local_slopes(fr.x, fr.y);
+                fr.predicted = std::numeric_limits<double>::quiet_NaN();
+                if (fr.variable == "data.samples" && a_values.size() == 1 && b_values.size() == 1)
+                    fr.predicted = theory::cbs_data_exponent(*a_values.begin(), *b_values.begin());
+                if (fr.variable == "model.size") fr.predicted = 0.0; // flat once M >> k*(T*(n))
+                result.fits.push_back(std::move(fr));
+            }
+        }
+    }
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+}
+
+} // namespace cbs::exp
