@@ -1,0 +1,116 @@
+// The study engine end to end on a small, fast study: what the theory predicts must show up.
+#include "experiments/study.hpp"
+#include "theory/check.hpp"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+
+using namespace cbs::exp;
+
+namespace {
+ConfigEntries small_study_entries() {
+    return parse_toml(R"(
+spectrum.a = 2.0
+spectrum.b = 4.0
+noise.sigma2 = 1.0
+quadrature.tol = 1e-4
+[study]
+families = ["sgd", "momentum"]
+batches = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+lr_grid = [0.00390625, 0.0078125, 0.015625, 0.03125, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0]
+lr_refine = 4
+momentum_grid = [0.5, 0.8, 0.9]
+bootstrap = 100
+[series.data]
+data.samples = [1000, 4000, 16000]
+[series.model]
+data.samples = 16000
+model.size = [16, 64, 256]
+)",
+                      "small study");
+}
+
+const GroupResult& find(const StudyResult& r, const std::string& series, const std::string& label,
+                        Family f) {
+    for (const GroupResult& g : r.groups)
+        if (g.series == series && g.label == label && g.family == f) return g;
+    FAIL("no group " << series << " / " << label);
+    throw;
+}
+
+std::string refusal(const std::string& extra) {
+    ConfigEntries e = small_study_entries();
+    e.push_back(parse_set_argument(extra));
+    try {
+        parse_study(e);
+    } catch (const cbs::UserError& err) {
+        return err.what();
+    }
+    return "";
+}
+} // namespace
+
+TEST_CASE("study keys are validated with key, value and rule", "[study]") {
+    CHECK(refusal("study.batches=[4]").rfind("`study.batches` = 1 values: needs at least 2", 0) ==
+          0);
+    CHECK(refusal("study.families=[sgd, adam]")
+              .rfind("`study.families` = adam: every item must be one of", 0) == 0);
+    CHECK(refusal("study.anchor=3")
+              .rfind("`study.anchor` = 3: must be 0 or one of study.batches", 0) == 0);
+    CHECK(refusal("study.colour=red").rfind("`study.colour` = red: unknown study key", 0) == 0);
+    CHECK(refusal("study.ewa_grid=[0.9, 1.0]")
+              .rfind("`study.ewa_grid` = [0.9, 1.0]: every item must be in [0, 1)", 0) == 0);
+    CHECK(refusal("batch=[1, 2]").rfind("`batch` = [1, 2]: lists (axes) belong in a series", 0) ==
+          0);
+    CHECK(refusal("series.data.spectrum.a=0.5")
+              .rfind("`spectrum.a` = 0.5: must be a finite number > 1", 0) == 0);
+    CHECK(refusal("series.data.data.samples=0").find("needs a data budget") != std::string::npos);
+    const StudySpec ok = parse_study(small_study_entries());
+    CHECK(ok.series.size() == 2);
+    CHECK(ok.series[0].groups.size() == 3);
+    CHECK(ok.series[1].groups.size() == 3);
+}
+
+TEST_CASE("the default study parses and covers data and model sweeps", "[study]") {
+    const StudySpec s = parse_study(parse_toml(default_study_toml(), "default"));
+    REQUIRE(s.series.size() == 2);
+    CHECK(s.series[0].groups.size() >= 4); // data sizes over >= 3 decades
+    CHECK(s.series[1].groups.size() >= 4);
+    CHECK(s.families.size() == 3);
+}
+
+TEST_CASE("CBS grows with data, is flat in model size, and momentum raises it", "[study]") {
+    const StudyResult r = run_study(parse_study(small_study_entries()), [](const std::string&) {});
+    for (Family f : {Family::sgd, Family::momentum}) {
+        INFO("family " << to_string(f));
+        const GroupResult& small = find(r, "data", "n=1000", f);
+        const GroupResult& large = find(r, "data", "n=16000", f);
+        REQUIRE(small.measurable);
+        REQUIRE(large.measurable);
+        // predicted exponent 1 - a/b = 0.5: 16x the data is ~4x the CBS; require clearly > 2x
+        CHECK(large.cbs.study > 2.0 * small.cbs.study);
+        // flat in M well above k*: max/min <= 1.3 over M = 16, 64, 256 at n = 16000
+        double lo = INFINITY, hi = 0;
+        for (const char* m : {"n=16000 M=16", "n=16000 M=64", "n=16000 M=256"}) {
+            const GroupResult& g = find(r, "model", m, f);
+            REQUIRE(g.measurable);
+            CHECK(g.k_star < 16.0);
+            lo = std::min(lo, g.cbs.study);
+            hi = std::max(hi, g.cbs.study);
+        }
+        CHECK(hi / lo <= 1.3);
+    }
+    // The NQM finding: tuned momentum has a larger CBS than plain SGD at the same n.
+    CHECK(find(r, "data", "n=16000", Family::momentum).cbs.study >
+          1.2 * find(r, "data", "n=16000", Family::sgd).cbs.study);
+    // The fits exist for the data series with the theory's prediction beside them.
+    bool fitted = false;
+    for (const FitResult& f : r.fits)
+        if (f.series == "data" && f.family == Family::sgd && f.variable == "data.samples") {
+            fitted = true;
+            CHECK(f.predicted == Approx(0.5));
+            CHECK(f.fit.alpha > 0.3);
+            CHECK(f.fit.alpha < 0.8);
+        }
+    CHECK(fitted);
+}
