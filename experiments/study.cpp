@@ -243,7 +243,8 @@ StudySpec parse_study(const ConfigEntries& entries) {
             if (s.anchor < 0) refuse(e.key, e.value, "must be >= 0 (0 = smallest batch size)");
         } else if (k == "max_steps") {
             const double v = to_number(e.key, e.value);
-            if (v < 0 || v != std::floor(v)) refuse(e.key, e.value, "must be an integer >= 0 (0 = no limit)");
+            if (v < 0 || v != std::floor(v))
+                refuse(e.key, e.value, "must be an integer >= 0 (0 = no limit)");
             s.max_steps = static_cast<std::int64_t>(v);
         } else if (k == "bootstrap") {
             const double v = to_number(e.key, e.value);
@@ -314,7 +315,7 @@ StudyResult run_study(const StudySpec& spec,
         for (std::int64_t batch : spec.batches)
             if (!skipped(result.groups[gi], batch))
                 for (const auto& [beta, tau] : family_points(spec, result.groups[gi].family))
-                cells.push_back(Cell{gi, batch, beta, tau, {}, {}, false, 0});
+                    cells.push_back(Cell{gi, batch, beta, tau, {}, {}, false, 0});
     std::vector<double> log_grid;
     for (double lr : spec.lr_grid)
         log_grid.push_back(std::log(lr));
@@ -448,7 +449,8 @@ StudyResult run_study(const StudySpec& spec,
         // coordinates (THEORY.md section 3); a model smaller than that saturates.
         for (const BatchResult& b : g.batches)
             if (static_cast<double>(b.batch) == g.cbs.b_opt)
-                g.k_star = std::pow(b.lr / (1.0 - b.momentum) * std::ceil(static_cast<double>(g.options.samples) / b.batch),
+                g.k_star = std::pow(b.lr / (1.0 - b.momentum) *
+                                        std::ceil(static_cast<double>(g.options.samples) / b.batch),
                                     1.0 / g.options.a);
     }
 

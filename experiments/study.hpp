@@ -49,11 +49,11 @@ struct Series {
 
 struct StudySpec {
     std::string name = "study";
-    ConfigEntries base;                ///< simulation keys shared by every run
+    ConfigEntries base; ///< simulation keys shared by every run
     std::vector<Series> series;
     std::vector<Family> families;
     std::vector<std::int64_t> batches;
-    std::vector<double> lr_grid;       ///< effective LR eta / (1 - beta)
+    std::vector<double> lr_grid; ///< effective LR eta / (1 - beta)
     int lr_refine = 6;
     std::vector<double> momentum_grid;
     std::vector<double> ewa_grid;
@@ -63,7 +63,7 @@ struct StudySpec {
     double anchor = 0.0;
     int bootstrap = 400;
     std::int64_t max_steps = 0;
-    std::string config_text;           ///< the resolved study config, for the output file
+    std::string config_text; ///< the resolved study config, for the output file
 };
 
 /// The study `cbs run` performs without a file (the README's main job).
@@ -76,34 +76,34 @@ StudySpec parse_study(const ConfigEntries& entries);
 /// The winner at one batch size of one group.
 struct BatchResult {
     std::int64_t batch = 0;
-    double budget_risk = 0;  ///< best EWA risk after n samples at this B (phase 1)
-    double steps = 0;        ///< fewest steps to the target (interpolated; +inf if never)
+    double budget_risk = 0; ///< best EWA risk after n samples at this B (phase 1)
+    double steps = 0;       ///< fewest steps to the target (interpolated; +inf if never)
     double lr = 0, momentum = 0, ewa_decay = 0; ///< hyper-parameters that won phase 2
 };
 
 struct GroupResult {
     std::string series;
-    std::string label;          ///< e.g. "n=1e+05 M=inf"
+    std::string label; ///< e.g. "n=1e+05 M=inf"
     Family family = Family::sgd;
-    sim::SimOptions options;    ///< the group's options (batch/lr/momentum/ewa of the last winner)
-    double target = 0;          ///< target EWA risk used for steps-to-target
-    double r_opt = 0;           ///< best EWA risk at n over everything tried
-    double k_star = 0;          ///< coordinates learned at the optimum, (eta_eff * n / B_opt)^(1/a)
+    sim::SimOptions options; ///< the group's options (batch/lr/momentum/ewa of the last winner)
+    double target = 0;       ///< target EWA risk used for steps-to-target
+    double r_opt = 0;        ///< best EWA risk at n over everything tried
+    double k_star = 0;       ///< coordinates learned at the optimum, (eta_eff * n / B_opt)^(1/a)
     std::vector<BatchResult> batches;
     CbsEstimates cbs;
-    bool measurable = false;    ///< false if < 2 batch sizes reached the target
-    std::string note;           ///< why not measurable
-    std::int64_t runs = 0;      ///< simulations done for this group
+    bool measurable = false; ///< false if < 2 batch sizes reached the target
+    std::string note;        ///< why not measurable
+    std::int64_t runs = 0;   ///< simulations done for this group
 };
 
 struct FitResult {
     std::string series;
     Family family = Family::sgd;
-    std::string variable;       ///< "data.samples" or "model.size"
+    std::string variable; ///< "data.samples" or "model.size"
     PowerLawFit fit;
-    double predicted = 0;       ///< THEORY.md exponent (NaN if none applies)
-    std::vector<double> x, y;   ///< the fitted points
-    std::vector<double> local;  ///< local slopes
+    double predicted = 0;      ///< THEORY.md exponent (NaN if none applies)
+    std::vector<double> x, y;  ///< the fitted points
+    std::vector<double> local; ///< local slopes
 };
 
 struct StudyResult {
@@ -114,6 +114,7 @@ struct StudyResult {
 };
 
 /// Runs the study (OpenMP over the cells of every group). `progress` receives lines for stderr.
-StudyResult run_study(const StudySpec& spec, const std::function<void(const std::string&)>& progress);
+StudyResult run_study(const StudySpec& spec,
+                      const std::function<void(const std::string&)>& progress);
 
 } // namespace cbs::exp

@@ -1,5 +1,6 @@
 // The `cbs` command-line tool: one executable, one subcommand per job (DESIGN.md).
 // Exit codes: 0 success, 2 bad input (one-line message on stderr), 1 internal error.
+#include "experiments/cli/measure_command.hpp"
 #include "experiments/cli/run_command.hpp"
 #include "experiments/cli/simulate_command.hpp"
 #include "experiments/run_output.hpp"
@@ -25,6 +26,10 @@ int main(int argc, char** argv) {
     CLI::App* simulate = cbs::exp::add_simulate_command(app, simulate_args);
     cbs::exp::RunArgs run_args;
     CLI::App* run = cbs::exp::add_run_command(app, run_args);
+    cbs::exp::MeasureArgs measure_args;
+    CLI::App* measure = cbs::exp::add_measure_command(app, measure_args);
+    cbs::exp::FitArgs fit_args;
+    CLI::App* fit = cbs::exp::add_fit_command(app, fit_args);
 
     try {
         app.parse(argc, argv);
@@ -42,6 +47,8 @@ int main(int argc, char** argv) {
     try {
         if (simulate->parsed()) return cbs::exp::run_simulate(simulate_args);
         if (run->parsed()) return cbs::exp::run_run_command(run_args);
+        if (measure->parsed()) return cbs::exp::run_measure_command(measure_args);
+        if (fit->parsed()) return cbs::exp::run_fit_command(fit_args);
     } catch (const cbs::UserError& e) {
         fmt::print(stderr, "cbs: error: {}\n", e.what());
         return 2;

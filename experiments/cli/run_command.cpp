@@ -15,8 +15,9 @@ namespace cbs::exp {
 
 CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
     CLI::App* cmd = app.add_subcommand(
-        "run", "Run a CBS study: tune per batch size, measure steps to the target, estimate the CBS, "
-               "fit it against data and model size, compare with theory");
+        "run",
+        "Run a CBS study: tune per batch size, measure steps to the target, estimate the CBS, "
+        "fit it against data and model size, compare with theory");
     cmd->add_option("study", args.config_path, "Study TOML (default: the embedded default study)");
     cmd->add_option("--set", args.sets, "Override one key: --set key=value (repeatable)")
         ->expected(1)
@@ -25,7 +26,8 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
         ->capture_default_str();
     cmd->add_flag("--json", args.json, "Print the results as JSON on stdout (see docs/json.md)");
     cmd->add_flag("--quiet", args.quiet, "No progress lines on stderr");
-    cmd->add_flag("--print-default", args.print_default, "Print the embedded default study and exit");
+    cmd->add_flag("--print-default", args.print_default,
+                  "Print the embedded default study and exit");
     cmd->footer(std::string("Study keys (see experiments/study.hpp): study.name, study.families, "
                             "study.batches, study.lr_grid, study.lr_refine, study.momentum_grid, "
                             "study.ewa_grid, study.horizon, study.target, study.target_value, "
@@ -65,12 +67,21 @@ data::Table steps_table(const StudyResult& r) {
             budget_risk.push_back(b.budget_risk);
         }
     data::Table t;
-    t.columns = {{"series", series}, {"group", group}, {"family", family}, {"n", n}, {"M", m},
-                 {"batch", batch}, {"steps", steps}, {"lr", lr}, {"momentum", momentum},
-                 {"ewa_decay", ewa}, {"budget_risk_ewa", budget_risk}};
+    t.columns = {{"series", series},
+                 {"group", group},
+                 {"family", family},
+                 {"n", n},
+                 {"M", m},
+                 {"batch", batch},
+                 {"steps", steps},
+                 {"lr", lr},
+                 {"momentum", momentum},
+                 {"ewa_decay", ewa},
+                 {"budget_risk_ewa", budget_risk}};
     t.attrs["description"] = std::string(
         "per group and batch size: fewest steps to the target EWA risk (inf = never within the "
-        "horizon) and the hyper-parameters that achieved it; budget_risk_ewa = best EWA risk after n");
+        "horizon) and the hyper-parameters that achieved it; budget_risk_ewa = best EWA risk after "
+        "n");
     return t;
 }
 
@@ -111,14 +122,29 @@ data::Table estimates_table(const StudyResult& r) {
         direct50.push_back(at(c.direct_by_threshold, 0.5));
     }
     data::Table t;
-    t.columns = {{"series", series}, {"group", group}, {"family", family}, {"n", n}, {"M", m},
-                 {"target", target}, {"r_opt", r_opt}, {"b_opt", b_opt}, {"fit_a", fit_a},
-                 {"fit_b", fit_b}, {"cbs_study", study}, {"cbs_study_low", study_low},
-                 {"cbs_study_high", study_high}, {"cbs_direct", direct},
-                 {"cbs_direct_low", direct_low}, {"cbs_direct_high", direct_high},
-                 {"cbs_anchor_zero", anchor_zero}, {"b_noise", b_noise},
-                 {"cbs_study_10", study10}, {"cbs_study_50", study50},
-                 {"cbs_direct_10", direct10}, {"cbs_direct_50", direct50}, {"note", note}};
+    t.columns = {{"series", series},
+                 {"group", group},
+                 {"family", family},
+                 {"n", n},
+                 {"M", m},
+                 {"target", target},
+                 {"r_opt", r_opt},
+                 {"b_opt", b_opt},
+                 {"fit_a", fit_a},
+                 {"fit_b", fit_b},
+                 {"cbs_study", study},
+                 {"cbs_study_low", study_low},
+                 {"cbs_study_high", study_high},
+                 {"cbs_direct", direct},
+                 {"cbs_direct_low", direct_low},
+                 {"cbs_direct_high", direct_high},
+                 {"cbs_anchor_zero", anchor_zero},
+                 {"b_noise", b_noise},
+                 {"cbs_study_10", study10},
+                 {"cbs_study_50", study50},
+                 {"cbs_direct_10", direct10},
+                 {"cbs_direct_50", direct50},
+                 {"note", note}};
     t.attrs["description"] = std::string(
         "CBS per group: study = b/(5a) + 1.2 B_opt from f(B) = a + b/B; direct = 20% rule on the "
         "points; anchor_zero = b/(5a); b_noise = b/a; _10/_50 = 10%/50% thresholds; _low/_high = "
@@ -142,9 +168,16 @@ data::Table fits_table(const StudyResult& r) {
         points.push_back(f.fit.points);
     }
     data::Table t;
-    t.columns = {{"series", series}, {"family", family}, {"variable", variable},
-                 {"exponent", exponent}, {"exponent_low", low}, {"exponent_high", high},
-                 {"predicted", predicted}, {"c", c}, {"r2", r2}, {"points", points}};
+    t.columns = {{"series", series},
+                 {"family", family},
+                 {"variable", variable},
+                 {"exponent", exponent},
+                 {"exponent_low", low},
+                 {"exponent_high", high},
+                 {"predicted", predicted},
+                 {"c", c},
+                 {"r2", r2},
+                 {"points", points}};
     t.attrs["description"] =
         std::string("power-law fits CBS = c * x^exponent (95% interval); predicted = THEORY.md");
     return t;
@@ -153,8 +186,9 @@ data::Table fits_table(const StudyResult& r) {
 void print_summary(const StudySpec& spec, const StudyResult& r) {
     fmt::print("cbs run: study '{}': {} groups, {} simulations, {:.1f} s\n\n", spec.name,
                r.groups.size(), r.runs, r.seconds);
-    fmt::print("{:<8} {:<22} {:<13} {:>10} {:>7} {:>9} {:>19} {:>9} {:>9} {:>9} {:>8}\n", "series", "group",
-               "family", "R_opt", "B_opt", "CBS", "95% interval", "direct", "b/(5a)", "B_noise", "k*");
+    fmt::print("{:<8} {:<22} {:<13} {:>10} {:>7} {:>9} {:>19} {:>9} {:>9} {:>9} {:>8}\n", "series",
+               "group", "family", "R_opt", "B_opt", "CBS", "95% interval", "direct", "b/(5a)",
+               "B_noise", "k*");
     for (const GroupResult& g : r.groups) {
         if (!g.measurable) {
             fmt::print("{:<8} {:<22} {:<13} {:>10} not measurable: {}\n", g.series, g.label,
@@ -162,9 +196,9 @@ void print_summary(const StudySpec& spec, const StudyResult& r) {
             continue;
         }
         const CbsEstimates& c = g.cbs;
-        fmt::print("{:<8} {:<22} {:<13} {:>10} {:>7} {:>9} {:>19} {:>9} {:>9} {:>9} {:>8}\n", g.series,
-                   g.label, to_string(g.family), number_text(g.r_opt), number_text(c.b_opt),
-                   number_text(c.study),
+        fmt::print("{:<8} {:<22} {:<13} {:>10} {:>7} {:>9} {:>19} {:>9} {:>9} {:>9} {:>8}\n",
+                   g.series, g.label, to_string(g.family), number_text(g.r_opt),
+                   number_text(c.b_opt), number_text(c.study),
                    "[" + number_text(c.study_ci.low) + ", " + number_text(c.study_ci.high) + "]",
                    number_text(c.direct), number_text(c.anchor_zero), number_text(c.b_noise),
                    number_text(g.k_star));
@@ -176,39 +210,43 @@ void print_summary(const StudySpec& spec, const StudyResult& r) {
                "exponent", "95% interval", "predicted", "local slopes");
     for (const FitResult& f : r.fits) {
         std::string slopes;
-        for (double s : f.local) slopes += number_text(s) + " ";
-        fmt::print("{:<8} {:<13} {:<13} {:>9.3f} {:>19} {:>10}   {}\n", f.series, to_string(f.family),
-                   f.variable, f.fit.alpha,
+        for (double s : f.local)
+            slopes += number_text(s) + " ";
+        fmt::print("{:<8} {:<13} {:<13} {:>9.3f} {:>19} {:>10}   {}\n", f.series,
+                   to_string(f.family), f.variable, f.fit.alpha,
                    fmt::format("[{:.3f}, {:.3f}]", f.fit.alpha_low, f.fit.alpha_high),
                    number_text(f.predicted), slopes);
     }
 }
 
 void print_json(const StudySpec& spec, const StudyResult& r) {
-    std::string out = fmt::format("{{\"study\": \"{}\", \"seconds\": {}, \"simulations\": {}, \"groups\": [",
-                                  spec.name, r.seconds, r.runs);
+    std::string out =
+        fmt::format("{{\"study\": \"{}\", \"seconds\": {}, \"simulations\": {}, \"groups\": [",
+                    spec.name, r.seconds, r.runs);
     for (std::size_t i = 0; i < r.groups.size(); ++i) {
         const GroupResult& g = r.groups[i];
         const CbsEstimates& c = g.cbs;
         out += i ? ", " : "";
-        out += fmt::format("{{\"series\": \"{}\", \"group\": \"{}\", \"family\": \"{}\", \"n\": {}, "
-                           "\"M\": {}, \"target\": {}, \"r_opt\": {}, \"measurable\": {}",
-                           g.series, g.label, to_string(g.family), g.options.samples,
-                           json_number(g.options.model_size), json_number(g.target),
-                           json_number(g.r_opt), g.measurable ? "true" : "false");
+        out +=
+            fmt::format("{{\"series\": \"{}\", \"group\": \"{}\", \"family\": \"{}\", \"n\": {}, "
+                        "\"M\": {}, \"target\": {}, \"r_opt\": {}, \"measurable\": {}",
+                        g.series, g.label, to_string(g.family), g.options.samples,
+                        json_number(g.options.model_size), json_number(g.target),
+                        json_number(g.r_opt), g.measurable ? "true" : "false");
         if (g.measurable)
-            out += fmt::format(", \"b_opt\": {}, \"fit\": {{\"a\": {}, \"b\": {}}}, \"cbs\": {{\"study\": {}, "
-                               "\"study_ci\": [{}, {}], \"direct\": {}, \"direct_ci\": [{}, {}], "
-                               "\"anchor_zero\": {}, \"b_noise\": {}}}",
-                               json_number(c.b_opt), json_number(c.fit.a), json_number(c.fit.b),
-                               json_number(c.study), json_number(c.study_ci.low),
-                               json_number(c.study_ci.high), json_number(c.direct),
-                               json_number(c.direct_ci.low), json_number(c.direct_ci.high),
-                               json_number(c.anchor_zero), json_number(c.b_noise));
+            out += fmt::format(
+                ", \"b_opt\": {}, \"fit\": {{\"a\": {}, \"b\": {}}}, \"cbs\": {{\"study\": {}, "
+                "\"study_ci\": [{}, {}], \"direct\": {}, \"direct_ci\": [{}, {}], "
+                "\"anchor_zero\": {}, \"b_noise\": {}}}",
+                json_number(c.b_opt), json_number(c.fit.a), json_number(c.fit.b),
+                json_number(c.study), json_number(c.study_ci.low), json_number(c.study_ci.high),
+                json_number(c.direct), json_number(c.direct_ci.low), json_number(c.direct_ci.high),
+                json_number(c.anchor_zero), json_number(c.b_noise));
         out += ", \"batches\": [";
         for (std::size_t k = 0; k < g.batches.size(); ++k) {
             const BatchResult& b = g.batches[k];
-            out += fmt::format("{}{{\"batch\": {}, \"steps\": {}, \"lr\": {}, \"momentum\": {}, \"ewa_decay\": {}}}",
+            out += fmt::format("{}{{\"batch\": {}, \"steps\": {}, \"lr\": {}, \"momentum\": {}, "
+                               "\"ewa_decay\": {}}}",
                                k ? ", " : "", b.batch, json_number(b.steps), json_number(b.lr),
                                json_number(b.momentum), json_number(b.ewa_decay));
         }
@@ -217,12 +255,12 @@ void print_json(const StudySpec& spec, const StudyResult& r) {
     out += "], \"fits\": [";
     for (std::size_t i = 0; i < r.fits.size(); ++i) {
         const FitResult& f = r.fits[i];
-        out += fmt::format("{}{{\"series\": \"{}\", \"family\": \"{}\", \"variable\": \"{}\", \"exponent\": {}, "
-                           "\"exponent_ci\": [{}, {}], \"predicted\": {}, \"c\": {}, \"r2\": {}}}",
-                           i ? ", " : "", f.series, to_string(f.family), f.variable,
-                           json_number(f.fit.alpha), json_number(f.fit.alpha_low),
-                           json_number(f.fit.alpha_high), json_number(f.predicted),
-                           json_number(f.fit.c), json_number(f.fit.r2));
+        out += fmt::format(
+            "{}{{\"series\": \"{}\", \"family\": \"{}\", \"variable\": \"{}\", \"exponent\": {}, "
+            "\"exponent_ci\": [{}, {}], \"predicted\": {}, \"c\": {}, \"r2\": {}}}",
+            i ? ", " : "", f.series, to_string(f.family), f.variable, json_number(f.fit.alpha),
+            json_number(f.fit.alpha_low), json_number(f.fit.alpha_high), json_number(f.predicted),
+            json_number(f.fit.c), json_number(f.fit.r2));
     }
     out += "]}\n";
     fmt::print("{}", out);
@@ -235,15 +273,18 @@ int run_run_command(const RunArgs& args) {
         fmt::print("{}", default_study_toml());
         return 0;
     }
-    ConfigEntries entries = args.config_path.empty() ? parse_toml(default_study_toml(), "default study")
-                                                     : load_toml_file(args.config_path);
-    for (const std::string& s : args.sets) entries.push_back(parse_set_argument(s));
+    ConfigEntries entries = args.config_path.empty()
+                                ? parse_toml(default_study_toml(), "default study")
+                                : load_toml_file(args.config_path);
+    for (const std::string& s : args.sets)
+        entries.push_back(parse_set_argument(s));
     const StudySpec spec = parse_study(entries);
     namespace fs = std::filesystem;
     const fs::path parent = fs::absolute(fs::path(args.out_path)).parent_path();
     std::error_code ec;
     if (!fs::is_directory(parent, ec))
-        throw UserError(fmt::format("--out '{}': directory '{}' does not exist", args.out_path, parent.string()));
+        throw UserError(fmt::format("--out '{}': directory '{}' does not exist", args.out_path,
+                                    parent.string()));
 
     const StudyResult result = run_study(spec, [&](const std::string& line) {
         if (!args.quiet) fmt::print(stderr, "cbs run: {}\n", line);

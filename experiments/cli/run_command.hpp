@@ -15,9 +15,9 @@ struct RunArgs {
     std::string config_path;       ///< optional study TOML (default: the embedded study)
     std::vector<std::string> sets; ///< --set overrides, after the file
     std::string out_path = "results/study.h5";
-    bool json = false;             ///< print results as JSON on stdout
-    bool quiet = false;            ///< no progress on stderr
-    bool print_default = false;    ///< print the embedded default study and exit
+    bool json = false;          ///< print results as JSON on stdout
+    bool quiet = false;         ///< no progress on stderr
+    bool print_default = false; ///< print the embedded default study and exit
 };
 
 CLI::App* add_run_command(CLI::App& app, RunArgs& args);

@@ -79,3 +79,25 @@ TEST_CASE("cbs --help and cbs simulate --help list the keys with defaults", "[cl
     }
     CHECK(run_cbs("").code == 2); // a subcommand is required
 }
+
+TEST_CASE("cbs measure on a CSV reproduces a hand-checkable CBS; cbs fit a hand-checkable slope",
+          "[cli]") {
+    // f(B) = 100 + 10000/B: B* = b/(5a) + 1.2 B_opt = 20 + 1.2 = 21.2 with B_opt = 1.
+    const fs::path csv = scratch_dir() / "steps.csv";
+    std::ofstream(csv) << "group,batch,steps\n"
+                       << "g,1,10100\ng,2,5100\ng,4,2600\ng,8,1350\ng,16,725\ng,32,412.5\n";
+    const Result r = run_cbs("measure --json " + csv.string());
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("\"study\": 21.2") != std::string::npos);
+    const fs::path xy = scratch_dir() / "xy.csv";
+    std::ofstream(xy) << "x,y\n1,2\n10,20\n100,200\n";
+    const Result f = run_cbs("fit --json " + xy.string());
+    REQUIRE(f.code == 0);
+    const auto at = f.out.find("\"alpha\": ");
+    REQUIRE(at != std::string::npos);
+    CHECK(std::strtod(f.out.c_str() + at + 9, nullptr) == Approx(1.0).epsilon(1e-12));
+    std::ofstream(xy) << "x,y\n1,abc\n";
+    const Result bad = run_cbs("fit " + xy.string());
+    CHECK(bad.code == 2);
+    CHECK(bad.err.find(":2: 'abc' is not a number") != std::string::npos);
+}

@@ -1,0 +1,240 @@
+#include "experiments/cli/measure_command.hpp"
+
+#include "data/study_file.hpp"
+#include "experiments/cbs_estimators.hpp"
+#include "experiments/measure.hpp"
+#include "experiments/scaling_fits.hpp"
+#include "theory/check.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+
+namespace cbs::exp {
+
+namespace {
+
+std::string num(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    return fmt::format("{:.6g}", v);
+}
+
+std::string json_num(double v) {
+    return std::isfinite(v) ? fmt::format("{}", v) : "null";
+}
+
+struct Row {
+    std::string group;
+    double target;
+    bool measurable;
+    std::string note;
+    CbsEstimates cbs;
+};
+
+void print_rows(const std::vector<Row>& rows, bool json) {
+    if (json) {
+        std::string out = "{\"groups\": [";
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            const Row& r = rows[i];
+            const CbsEstimates& c = r.cbs;
+            out += fmt::format("{}{{\"group\": \"{}\", \"target\": {}, \"measurable\": {}",
+                               i ? ", " : "", r.group, json_num(r.target),
+                               r.measurable ? "true" : "false");
+            if (r.measurable) {
+                out += fmt::format(
+                    ", \"b_opt\": {}, \"fit\": {{\"a\": {}, \"b\": {}}}, \"cbs\": {{\"study\": {}, "
+                    "\"study_ci\": [{}, {}], \"direct\": {}, \"direct_ci\": [{}, {}], "
+                    "\"anchor_zero\": {}, \"b_noise\": {}",
+                    json_num(c.b_opt), json_num(c.fit.a), json_num(c.fit.b), json_num(c.study),
+                    json_num(c.study_ci.low), json_num(c.study_ci.high), json_num(c.direct),
+                    json_num(c.direct_ci.low), json_num(c.direct_ci.high), json_num(c.anchor_zero),
+                    json_num(c.b_noise));
+                for (const auto& [theta, v] : c.study_by_threshold)
+                    out += fmt::format(", \"study_{}\": {}",
+                                       static_cast<int>(std::lround(theta * 100)), json_num(v));
+                for (const auto& [theta, v] : c.direct_by_threshold)
+                    out += fmt::format(", \"direct_{}\": {}",
+                                       static_cast<int>(std::lround(theta * 100)), json_num(v));
+                out += "}";
+            } else {
+                out += fmt::format(", \"note\": \"{}\"", r.note);
+            }
+            out += "}";
+        }
+        fmt::print("{}]}}\n", out);
+        return;
+    }
+    fmt::print("{:<34} {:>8} {:>10} {:>10} {:>10} {:>21} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
+               "group", "B_opt", "a", "b", "CBS", "95% interval", "direct", "b/(5a)", "B_noise",
+               "CBS@10%", "CBS@50%");
+    for (const Row& r : rows) {
+        if (!r.measurable) {
+            fmt::print("{:<34} not measurable: {}\n", r.group, r.note);
+            continue;
+        }
+        const CbsEstimates& c = r.cbs;
+        auto at = [](const std::map<double, double>& m, double t) {
+            const auto it = m.find(t);
+            return it == m.end() ? std::nan("") : it->second;
+        };
+        fmt::print("{:<34} {:>8} {:>10} {:>10} {:>10} {:>21} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
+                   r.group, num(c.b_opt), num(c.fit.a), num(c.fit.b), num(c.study),
+                   "[" + num(c.study_ci.low) + ", " + num(c.study_ci.high) + "]", num(c.direct),
+                   num(c.anchor_zero), num(c.b_noise), num(at(c.study_by_threshold, 0.1)),
+                   num(at(c.study_by_threshold, 0.5)));
+    }
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+} // namespace
+
+CLI::App* add_measure_command(CLI::App& app, MeasureArgs& args) {
+    CLI::App* cmd = app.add_subcommand(
+        "measure", "CBS per group from a study file's curves (cbs sweep output) or a CSV of "
+                   "group,batch,steps: the study's a + b/B estimator, the direct 20% rule, "
+                   "b/(5a), B_noise, 10%/50% thresholds, bootstrap intervals");
+    cmd->add_option("input", args.input, "study file (.h5) or CSV with header group,batch,steps")
+        ->required();
+    cmd->add_option("--anchor", args.anchor,
+                    "B_opt (0 = smallest batch size that reached the target)")
+        ->capture_default_str();
+    cmd->add_option("--bootstrap", args.bootstrap, "bootstrap resamples")->capture_default_str();
+    cmd->add_option("--target-multiple", args.target_multiple,
+                    "study files: target = this multiple of R_opt(n)")
+        ->capture_default_str();
+    cmd->add_flag("--json", args.json, "print the results as JSON");
+    return cmd;
+}
+
+int run_measure_command(const MeasureArgs& args) {
+    if (args.anchor < 0) throw UserError(fmt::format("--anchor {}: must be >= 0", args.anchor));
+    if (args.bootstrap < 0)
+        throw UserError(fmt::format("--bootstrap {}: must be >= 0", args.bootstrap));
+    if (!(args.target_multiple > 0))
+        throw UserError(fmt::format("--target-multiple {}: must be > 0", args.target_multiple));
+    std::vector<Row> rows;
+    if (ends_with(args.input, ".csv")) {
+        std::uint64_t seed = 1;
+        for (const auto& [group, points] : read_steps_csv(args.input)) {
+            Row r{group, std::nan(""), false, "", {}};
+            const auto finite =
+                std::count_if(points.begin(), points.end(),
+                              [](const BatchPoint& p) { return std::isfinite(p.steps); });
+            if (finite < 2) {
+                r.note = "fewer than 2 finite steps";
+            } else {
+                r.cbs = estimate_cbs(points, args.anchor, args.bootstrap, seed++);
+                r.measurable = true;
+            }
+            rows.push_back(std::move(r));
+        }
+    } else {
+        const data::Study study = data::read_study(args.input);
+        if (study.runs.empty())
+            throw UserError(fmt::format("'{}': the study file holds no runs", args.input));
+        for (const MeasuredGroup& g :
+             measure_study(study, args.anchor, args.bootstrap, args.target_multiple))
+            rows.push_back({g.label, g.target, g.measurable, g.note, g.cbs});
+    }
+    print_rows(rows, args.json);
+    return 0;
+}
+
+CLI::App* add_fit_command(CLI::App& app, FitArgs& args) {
+    CLI::App* cmd = app.add_subcommand(
+        "fit",
+        "Power-law fit y = c x^alpha (CSV header x,y) or y = c n^alpha m^gamma (header n,m,y), "
+        "least squares in logs, 95% intervals, optional forecasts");
+    cmd->add_option("input", args.input, "CSV file")->required();
+    cmd->add_option("--forecast", args.forecasts, "x values to forecast y at (repeatable)")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_flag("--json", args.json, "print the results as JSON");
+    return cmd;
+}
+
+int run_fit_command(const FitArgs& args) {
+    std::ifstream in(args.input);
+    if (!in)
+        throw UserError(fmt::format("cannot read '{}': no such file or not readable", args.input));
+    std::string header;
+    std::getline(in, header);
+    header.erase(std::remove_if(header.begin(), header.end(), ::isspace), header.end());
+    const bool joint = header == "n,m,y";
+    if (!joint && header != "x,y")
+        throw UserError(fmt::format("{}:1: header '{}': must be x,y or n,m,y", args.input, header));
+    std::vector<double> x, m, y;
+    std::string line;
+    int line_no = 1;
+    while (std::getline(in, line)) {
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        std::stringstream ss(line);
+        std::string cell;
+        std::vector<double> values;
+        while (std::getline(ss, cell, ',')) {
+            char* end = nullptr;
+            const double v = std::strtod(cell.c_str(), &end);
+            while (end && (*end == ' ' || *end == '\r'))
+                ++end;
+            if (cell.empty() || end == cell.c_str() || *end != '\0')
+                throw UserError(
+                    fmt::format("{}:{}: '{}' is not a number", args.input, line_no, cell));
+            values.push_back(v);
+        }
+        if (values.size() != (joint ? 3u : 2u))
+            throw UserError(fmt::format("{}:{}: expected {} columns, got {}", args.input, line_no,
+                                        joint ? 3 : 2, values.size()));
+        x.push_back(values[0]);
+        if (joint) m.push_back(values[1]);
+        y.push_back(values.back());
+    }
+    if (joint) {
+        const JointPowerLawFit f = fit_joint_power_law(x, m, y);
+        if (args.json)
+            fmt::print("{{\"c\": {}, \"alpha\": {}, \"alpha_ci\": [{}, {}], \"gamma\": {}, "
+                       "\"gamma_ci\": [{}, {}], "
+                       "\"r2\": {}, \"points\": {}}}\n",
+                       json_num(f.c), json_num(f.alpha), json_num(f.alpha_low),
+                       json_num(f.alpha_high), json_num(f.gamma), json_num(f.gamma_low),
+                       json_num(f.gamma_high), json_num(f.r2), f.points);
+        else
+            fmt::print("y = {:.6g} * n^{:.4f} [{:.4f}, {:.4f}] * m^{:.4f} [{:.4f}, {:.4f}]   (R^2 "
+                       "{:.4f}, {} points)\n",
+                       f.c, f.alpha, f.alpha_low, f.alpha_high, f.gamma, f.gamma_low, f.gamma_high,
+                       f.r2, f.points);
+        return 0;
+    }
+    const PowerLawFit f = fit_power_law(x, y);
+    std::string forecasts;
+    for (double at : args.forecasts) {
+        if (!(at > 0)) throw UserError(fmt::format("--forecast {}: must be > 0", at));
+        const Forecast fc = forecast(f, x, at);
+        forecasts += args.json
+                         ? fmt::format("{}{{\"x\": {}, \"y\": {}, \"low\": {}, \"high\": {}}}",
+                                       forecasts.empty() ? "" : ", ", at, json_num(fc.value),
+                                       json_num(fc.low), json_num(fc.high))
+                         : fmt::format("  forecast at x = {}: {:.6g} [{:.6g}, {:.6g}]\n", at,
+                                       fc.value, fc.low, fc.high);
+    }
+    if (args.json)
+        fmt::print("{{\"c\": {}, \"alpha\": {}, \"alpha_ci\": [{}, {}], \"alpha_se\": {}, \"r2\": "
+                   "{}, \"points\": {}, "
+                   "\"forecasts\": [{}]}}\n",
+                   json_num(f.c), json_num(f.alpha), json_num(f.alpha_low), json_num(f.alpha_high),
+                   json_num(f.alpha_se), json_num(f.r2), f.points, forecasts);
+    else
+        fmt::print("y = {:.6g} * x^{:.4f}   alpha 95% interval [{:.4f}, {:.4f}], R^2 {:.4f}, {} "
+                   "points\n{}",
+                   f.c, f.alpha, f.alpha_low, f.alpha_high, f.r2, f.points, forecasts);
+    return 0;
+}
+
+} // namespace cbs::exp
