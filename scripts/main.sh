@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The README's main command: installs dependencies, builds, and runs the main job.
-# Today the main job is one exact-recursion simulation of the embedded default configuration,
-# written to results/default.h5 (the CBS study replaces it once `cbs run` exists).
-# Extra arguments are passed to `cbs simulate` (e.g. --set batch=64).
+# The README's main command: installs dependencies, builds, and runs the main job: the embedded
+# default CBS study (`cbs run`): CBS vs data size and vs model size for SGD, momentum and EWA on
+# power-law least squares, with fits and the theory's predictions side by side.
+# Writes results/study.h5 (runs, /cbs and /fits tables) and results/study-summary.txt.
+# Extra arguments go to `cbs run` (e.g. --set study.lr_refine=3, or a study TOML file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
 scripts/build.sh
 mkdir -p results
-./build/cbs simulate --out results/default.h5 "$@"
+./build/cbs run --out results/study.h5 "$@" | tee results/study-summary.txt
