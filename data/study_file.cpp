@@ -8,6 +8,10 @@
 // cbs::UserError naming the file. While we call into HDF5, its automatic error-stack printing is
 // replaced by a silent handler that keeps the innermost message of the first failure, so users see
 // one line with a specific reason rather than a multi-line HDF5 stack dump.
+// Tables: a group per table under /cbs or /fits, a dataset per column, and a `columns` attribute
+// holding the names in order (HDF5 lists a group's members alphabetically, so order needs it).
+// The reader is as strict for tables as for runs: whatever it returns, write_study accepts.
+// Threads: write_study and read_study may be called concurrently (see hdf5_guard()).
 #include "data/study_file.hpp"
 
 #include "theory/check.hpp"
@@ -20,6 +24,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <unistd.h>
@@ -89,6 +94,18 @@ private:
     void* old_data_ = nullptr;
     std::string first_;
 };
+
+/// Sweeps read and write study files from several threads at once. A thread-safe HDF5 build (as
+/// Debian's) has its own global lock; any other build must not be entered concurrently, so then
+/// calls are serialised here. (Only the HDF5 part: write_study's disk I/O runs outside the lock.)
+std::unique_lock<std::mutex> hdf5_guard() {
+    static std::mutex mutex;
+    static const bool threadsafe = [] {
+        hbool_t yes = false;
+        return H5is_library_threadsafe(&yes) >= 0 && yes;
+    }();
+    return threadsafe ? std::unique_lock<std::mutex>() : std::unique_lock<std::mutex>(mutex);
+}
 
 // ---- attributes and datasets ---------------------------------------------------------------
 
@@ -165,6 +182,52 @@ std::vector<T> read_dataset(const H5::Group& group, const std::string& name,
 
 // ---- validation ----------------------------------------------------------------------------
 
+/// Splits a table path "cbs/<name>" or "fits/<name>" into its two components; returns false if
+/// it is not of that form (the name must be non-empty, without '/', and not "." or "..").
+bool split_table_path(const std::string& path, std::string& top, std::string& name) {
+    const std::size_t slash = path.find('/');
+    if (slash == std::string::npos) return false;
+    top = path.substr(0, slash);
+    name = path.substr(slash + 1);
+    return (top == "cbs" || top == "fits") && !name.empty() &&
+           name.find('/') == std::string::npos && name != "." && name != "..";
+}
+
+std::size_t column_length(const Table::Column& column) {
+    return std::visit([](const auto& values) { return values.size(); }, column);
+}
+
+void validate_table(const std::string& path, const Table& table) {
+    std::string top, name;
+    if (!split_table_path(path, top, name))
+        throw std::invalid_argument("table path '" + path +
+                                    "': must be cbs/<name> or fits/<name> (name non-empty, "
+                                    "without '/', not '.' or '..')");
+    const std::string where = "table '" + path + "': ";
+    std::set<std::string> names;
+    for (const auto& [column, values] : table.columns) {
+        // ',' separates names in the `columns` attribute; '/' would make a nested HDF5 path.
+        if (column.empty() || column.find_first_of("/,") != std::string::npos || column == "." ||
+            column == "..")
+            throw std::invalid_argument(where + "bad column name '" + column +
+                                        "' (empty, contains '/' or ',', or '.' / '..')");
+        if (!names.insert(column).second)
+            throw std::invalid_argument(where + "duplicate column '" + column + "'");
+        const std::size_t n = column_length(table.columns.front().second);
+        if (column_length(values) != n)
+            throw std::invalid_argument(where + "column '" + column + "' has " +
+                                        std::to_string(column_length(values)) +
+                                        " values but column '" + table.columns.front().first +
+                                        "' has " + std::to_string(n));
+    }
+    for (const auto& [attr, value] : table.attrs) {
+        if (attr.empty()) throw std::invalid_argument(where + "empty attribute name");
+        if (attr == "columns")
+            throw std::invalid_argument(where +
+                                        "attribute 'columns' is reserved for the column names");
+    }
+}
+
 void validate(const Study& study) {
     if (study.meta.schema_version != kSchemaVersion)
         throw std::invalid_argument("study schema_version is " +
@@ -199,9 +262,43 @@ void validate(const Study& study) {
             if (curve.size() != n) throw length_error(name, curve.size());
         }
     }
+    for (const auto& [path, table] : study.tables)
+        validate_table(path, table);
 }
 
 // ---- writing -------------------------------------------------------------------------------
+
+void write_string_dataset(H5::Group& group, const std::string& name,
+                          const std::vector<std::string>& values) {
+    const hsize_t dims[1] = {values.size()};
+    const H5::DataSpace space(1, dims);
+    const H5::StrType type = string_type();
+    H5::DataSet ds = group.createDataSet(name, type, space);
+    std::vector<const char*> pointers;
+    pointers.reserve(values.size());
+    for (const std::string& v : values)
+        pointers.push_back(v.c_str());
+    if (!pointers.empty()) ds.write(pointers.data(), type);
+}
+
+void write_table(H5::H5File& file, const std::string& path, const Table& table) {
+    std::string top, name;
+    split_table_path(path, top, name); // validated before
+    H5::Group parent = file.nameExists(top) ? file.openGroup(top) : file.createGroup(top);
+    H5::Group g = parent.createGroup(name);
+    std::string columns;
+    for (const auto& [column, values] : table.columns) {
+        if (!columns.empty()) columns += ',';
+        columns += column;
+        if (const auto* d = std::get_if<std::vector<double>>(&values))
+            write_dataset(g, column, *d, H5::PredType::NATIVE_DOUBLE);
+        else
+            write_string_dataset(g, column, std::get<std::vector<std::string>>(values));
+    }
+    write_attr(g, "columns", columns);
+    for (const auto& [attr, value] : table.attrs)
+        write_attr(g, attr, value);
+}
 
 /// Builds the whole file in memory (HDF5's core driver, no backing store) and returns its bytes.
 /// Keeping HDF5 away from the disk matters: in HDF5 1.10 a failed H5Fclose (e.g. disk full while
@@ -230,6 +327,8 @@ std::vector<unsigned char> file_image(const std::string& label, const Study& stu
             for (const auto& [name, curve] : run.extra_curves)
                 write_dataset(g, name, curve, H5::PredType::NATIVE_DOUBLE);
         }
+        for (const auto& [path, table] : study.tables)
+            write_table(file, path, table);
     }
     // Flush first: without it the image's superblock keeps a stale end-of-file address and the
     // written file cannot be opened (the round-trip test catches this).
@@ -301,6 +400,102 @@ RunRecord read_run(const H5::Group& runs, const std::string& id) {
     return run;
 }
 
+/// Reads a string column: variable-length (as cbs and h5py write) or fixed-length strings.
+std::vector<std::string> read_string_dataset(const H5::DataSet& ds, std::size_t n) {
+    std::vector<std::string> values(n);
+    if (n == 0) return values;
+    const H5::StrType file_type = ds.getStrType();
+    if (file_type.isVariableStr()) {
+        H5::StrType mem_type(H5::PredType::C_S1, H5T_VARIABLE);
+        mem_type.setCset(file_type.getCset());
+        std::vector<char*> pointers(n, nullptr);
+        ds.read(pointers.data(), mem_type);
+        for (std::size_t i = 0; i < n; ++i)
+            if (pointers[i] != nullptr) values[i] = pointers[i];
+        // Frees the strings HDF5 allocated for the read.
+        H5Dvlen_reclaim(mem_type.getId(), ds.getSpace().getId(), H5P_DEFAULT, pointers.data());
+        return values;
+    }
+    const std::size_t width = file_type.getSize();
+    std::vector<char> buffer(width * n);
+    ds.read(buffer.data(), file_type);
+    for (std::size_t i = 0; i < n; ++i) {
+        const char* begin = buffer.data() + i * width;
+        values[i] = std::string(begin, strnlen(begin, width)); // NUL- or space-padded
+        if (file_type.getStrpad() == H5T_STR_SPACEPAD)
+            values[i].erase(values[i].find_last_not_of(' ') + 1);
+    }
+    return values;
+}
+
+Table read_table(const H5::Group& parent, const std::string& path, const std::string& name) {
+    const std::string where = "table '" + path + "': ";
+    if (parent.childObjType(name) != H5O_TYPE_GROUP)
+        throw std::runtime_error("/" + path + " is not a group (tables are groups)");
+    const H5::Group g = parent.openGroup(name);
+    Table table;
+    if (!g.attrExists("columns")) throw std::runtime_error(where + "missing attribute 'columns'");
+    const AttrValue columns_attr = read_attr(g.openAttribute("columns"), where);
+    const auto* columns = std::get_if<std::string>(&columns_attr);
+    if (columns == nullptr) throw std::runtime_error(where + "attribute 'columns' is not a string");
+    for (int a = 0; a < g.getNumAttrs(); ++a) {
+        const H5::Attribute attr = g.openAttribute(static_cast<unsigned>(a));
+        if (attr.getName() != "columns") table.attrs[attr.getName()] = read_attr(attr, where);
+    }
+    std::set<std::string> listed;
+    std::size_t begin = 0;
+    while (!columns->empty() && begin <= columns->size()) {
+        const std::size_t comma = std::min(columns->find(',', begin), columns->size());
+        const std::string column = columns->substr(begin, comma - begin);
+        begin = comma + 1;
+        if (!listed.insert(column).second)
+            throw std::runtime_error(where + "column '" + column + "' listed twice in 'columns'");
+        if (column.empty() || !g.nameExists(column) || g.childObjType(column) != H5O_TYPE_DATASET)
+            throw std::runtime_error(where + "missing dataset for column '" + column + "'");
+        const H5::DataSet ds = g.openDataSet(column);
+        const H5T_class_t cls = ds.getTypeClass();
+        if (cls == H5T_STRING) {
+            const H5::DataSpace space = ds.getSpace();
+            if (space.getSimpleExtentType() != H5S_SIMPLE || space.getSimpleExtentNdims() != 1)
+                throw std::runtime_error(where + "dataset '" + column + "' is not one-dimensional");
+            hsize_t dims[1] = {0};
+            space.getSimpleExtentDims(dims);
+            table.columns.emplace_back(column, read_string_dataset(ds, dims[0]));
+        } else if (cls == H5T_FLOAT || cls == H5T_INTEGER) {
+            table.columns.emplace_back(
+                column, read_dataset<double>(g, column, H5::PredType::NATIVE_DOUBLE, where));
+        } else {
+            throw std::runtime_error(where + "column '" + column +
+                                     "' is neither numbers nor strings");
+        }
+    }
+    for (hsize_t k = 0; k < g.getNumObjs(); ++k) {
+        const std::string child = g.getObjnameByIdx(k);
+        if (listed.count(child) == 0)
+            throw std::runtime_error(where + "'" + child +
+                                     "' is not listed in the 'columns' attribute");
+    }
+    for (const auto& [column, values] : table.columns)
+        if (column_length(values) != column_length(table.columns.front().second))
+            throw std::runtime_error(where + "columns have different lengths");
+    return table;
+}
+
+/// Reads every table under /cbs and /fits (absent groups: no tables).
+void read_tables(const H5::H5File& file, Study& study) {
+    for (const char* top : {"cbs", "fits"}) {
+        if (!file.nameExists(top)) continue;
+        if (file.childObjType(top) != H5O_TYPE_GROUP)
+            throw std::runtime_error(std::string("/") + top + " is not a group");
+        const H5::Group parent = file.openGroup(top);
+        for (hsize_t k = 0; k < parent.getNumObjs(); ++k) {
+            const std::string name = parent.getObjnameByIdx(k);
+            const std::string path = std::string(top) + "/" + name;
+            study.tables[path] = read_table(parent, path, name);
+        }
+    }
+}
+
 } // namespace
 
 std::string utc_timestamp() {
@@ -325,6 +520,7 @@ void write_study(const std::string& path, const Study& study) {
 
     std::vector<unsigned char> image;
     {
+        const std::unique_lock<std::mutex> serial = hdf5_guard();
         const ErrorCapture capture;
         try {
             image = file_image(path, study);
@@ -350,6 +546,7 @@ Study read_study(const std::string& path) {
     const fs::file_status status = fs::status(path, ec);
     if (!fs::exists(status)) throw fail("no such file");
     if (!fs::is_regular_file(status)) throw fail("not a regular file");
+    const std::unique_lock<std::mutex> serial = hdf5_guard();
     const ErrorCapture capture;
     try {
         // isHdf5 throws (rather than returning false) when the file cannot be opened at all.
@@ -369,6 +566,7 @@ Study read_study(const std::string& path) {
         study.meta.git_sha = read_root_string(file, "git_sha");
         study.meta.config = read_root_string(file, "config");
         study.meta.created = read_root_string(file, "created");
+        read_tables(file, study);
         if (!file.nameExists("runs")) return study; // a study with no runs written yet
         if (file.childObjType("runs") != H5O_TYPE_GROUP) throw fail("/runs is not a group");
         const H5::Group runs = file.openGroup("runs");

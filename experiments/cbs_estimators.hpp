@@ -1,4 +1,5 @@
-// Critical-batch-size estimators on a measured steps-vs-batch curve f(B) (PAPER.md, "Definition 1").
+// Critical-batch-size estimators on a measured steps-vs-batch curve f(B) (PAPER.md, "Definition
+// 1").
 //
 // Input: points (B_k, f(B_k)) for one group (same data size, model size, optimizer family), f the
 // fewest steps to reach the target at batch B (best over hyper-parameters); f = +inf means the
@@ -22,8 +23,8 @@ struct BatchPoint {
 
 /// f(B) = a + b / B fitted by least squares on log f over the finite points.
 struct StepsFit {
-    double a = 0;            ///< asymptotic steps (S_min), >= 0
-    double b = 0;            ///< steps * batch in the linear regime (S_min * B_noise), >= 0
+    double a = 0; ///< asymptotic steps (S_min), >= 0
+    double b = 0; ///< steps * batch in the linear regime (S_min * B_noise), >= 0
     double rms_log_residual = 0;
     int points_used = 0;
 };
@@ -51,16 +52,16 @@ struct Interval {
 
 /// All estimators of one group, side by side.
 struct CbsEstimates {
-    double b_opt = 0;          ///< anchor batch size
-    StepsFit fit;              ///< f(B) = a + b/B
-    double study = 0;          ///< fitted_cbs(fit, 0.2, b_opt): the study's estimator
-    double direct = 0;         ///< direct_cbs(points, 0.2, b_opt)
-    double anchor_zero = 0;    ///< b / (5a): the 20% rule anchored at B -> 0
-    double b_noise = 0;        ///< b / a (McCandlish et al.'s B_noise)
+    double b_opt = 0;       ///< anchor batch size
+    StepsFit fit;           ///< f(B) = a + b/B
+    double study = 0;       ///< fitted_cbs(fit, 0.2, b_opt): the study's estimator
+    double direct = 0;      ///< direct_cbs(points, 0.2, b_opt)
+    double anchor_zero = 0; ///< b / (5a): the 20% rule anchored at B -> 0
+    double b_noise = 0;     ///< b / a (McCandlish et al.'s B_noise)
     std::map<double, double> study_by_threshold;  ///< theta in {0.1, 0.2, 0.5} -> fitted CBS
     std::map<double, double> direct_by_threshold; ///< theta in {0.1, 0.2, 0.5} -> direct CBS
-    Interval study_ci;         ///< 95% percentile bootstrap interval of `study`
-    Interval direct_ci;        ///< same for `direct`
+    Interval study_ci;                            ///< 95% percentile bootstrap interval of `study`
+    Interval direct_ci;                           ///< same for `direct`
     int bootstrap_samples = 0;
 };
 

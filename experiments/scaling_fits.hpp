@@ -12,10 +12,10 @@ namespace cbs::exp {
 struct PowerLawFit {
     double c = 0;
     double alpha = 0;
-    double alpha_se = 0;   ///< standard error of alpha (0 if only 2 points)
-    double alpha_low = 0;  ///< 95% interval of alpha (equal to alpha if only 2 points)
+    double alpha_se = 0;  ///< standard error of alpha (0 if only 2 points)
+    double alpha_low = 0; ///< 95% interval of alpha (equal to alpha if only 2 points)
     double alpha_high = 0;
-    double r2 = 0;         ///< coefficient of determination in log space
+    double r2 = 0; ///< coefficient of determination in log space
     int points = 0;
 };
 

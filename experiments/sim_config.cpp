@@ -112,12 +112,12 @@ const std::vector<Key>& keys() {
         t.push_back(number_key("data.samples",
                                "one-pass sample budget n; > 0 sets steps = ceil(n / batch)",
                                &SimOptions::samples));
-        t.push_back(number_key("data.horizon",
-                               "with data.samples: run up to horizon * ceil(n / B) steps, [1, 1000]",
-                               &SimOptions::horizon));
-        t.push_back(number_key("target.risk",
-                               "stop once the EWA risk is <= this value and report the step (0 = off)",
-                               &SimOptions::target_risk));
+        t.push_back(number_key(
+            "data.horizon", "with data.samples: run up to horizon * ceil(n / B) steps, [1, 1000]",
+            &SimOptions::horizon));
+        t.push_back(number_key(
+            "target.risk", "stop once the EWA risk is <= this value and report the step (0 = off)",
+            &SimOptions::target_risk));
         t.push_back(Key{"schedule", "learning-rate schedule: constant | cosine | wsd",
                         [](SimOptions& o, const std::string& key, const std::string& text) {
                             o.schedule = sim::parse_schedule(key, text);

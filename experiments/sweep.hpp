@@ -36,13 +36,13 @@ struct ShardSpec {
 ShardSpec parse_shard(const std::string& text);
 
 struct SweepProgress {
-    bool enabled = true;          ///< print progress lines to stderr
-    double min_interval_s = 2.0;  ///< at most one line per interval (plus a final line)
+    bool enabled = true;         ///< print progress lines to stderr
+    double min_interval_s = 2.0; ///< at most one line per interval (plus a final line)
 };
 
 struct SweepSummary {
-    std::size_t total = 0;    ///< runs in this shard
-    std::size_t skipped = 0;  ///< already in the store
+    std::size_t total = 0;   ///< runs in this shard
+    std::size_t skipped = 0; ///< already in the store
     std::size_t ran = 0;
     std::size_t diverged = 0; ///< of those ran
     double seconds = 0;

@@ -3,6 +3,7 @@
 #include "experiments/cli/measure_command.hpp"
 #include "experiments/cli/run_command.hpp"
 #include "experiments/cli/simulate_command.hpp"
+#include "experiments/cli/sweep_command.hpp"
 #include "experiments/run_output.hpp"
 #include "experiments/sim_config.hpp"
 #include "theory/check.hpp"
@@ -26,6 +27,10 @@ int main(int argc, char** argv) {
     CLI::App* simulate = cbs::exp::add_simulate_command(app, simulate_args);
     cbs::exp::RunArgs run_args;
     CLI::App* run = cbs::exp::add_run_command(app, run_args);
+    cbs::exp::SweepArgs sweep_args;
+    CLI::App* sweep = cbs::exp::add_sweep_command(app, sweep_args);
+    cbs::exp::MergeArgs merge_args;
+    CLI::App* merge = cbs::exp::add_merge_command(app, merge_args);
     cbs::exp::MeasureArgs measure_args;
     CLI::App* measure = cbs::exp::add_measure_command(app, measure_args);
     cbs::exp::FitArgs fit_args;
@@ -47,6 +52,8 @@ int main(int argc, char** argv) {
     try {
         if (simulate->parsed()) return cbs::exp::run_simulate(simulate_args);
         if (run->parsed()) return cbs::exp::run_run_command(run_args);
+        if (sweep->parsed()) return cbs::exp::run_sweep_command(sweep_args);
+        if (merge->parsed()) return cbs::exp::run_merge_command(merge_args);
         if (measure->parsed()) return cbs::exp::run_measure_command(measure_args);
         if (fit->parsed()) return cbs::exp::run_fit_command(fit_args);
     } catch (const cbs::UserError& e) {

@@ -447,3 +447,179 @@ TEST_CASE("utc_timestamp is ISO-8601 UTC with seconds and a Z", "[study_file]") 
     const std::time_t now = std::time(nullptr);
     CHECK(std::abs(static_cast<long>(now - parsed)) <= 5);
 }
+
+// ---- tables (/cbs, /fits) ------------------------------------------------------------------
+
+namespace {
+
+Table estimates_table() {
+    Table t;
+    // Deliberately not in alphabetical order: the `columns` attribute keeps display order.
+    t.columns.emplace_back("group", std::vector<std::string>{"a=2.0", "a=2.5 λ", ""});
+    t.columns.emplace_back(
+        "cbs", std::vector<double>{64.0, 181.5, std::numeric_limits<double>::infinity()});
+    t.columns.emplace_back("batch_min", std::vector<double>{1, 2, 4});
+    t.attrs["rule"] = std::string("20% over the minimum");
+    t.attrs["threshold"] = 0.2;
+    t.attrs["bootstrap"] = std::int64_t{1000};
+    return t;
+}
+
+} // namespace
+
+TEST_CASE("study tables round-trip with column order, types and attributes", "[study_file]") {
+    TempDir dir;
+    const std::string path = dir.file("tables.h5");
+    Study s = make_study();
+    s.tables["cbs/estimates"] = estimates_table();
+    Table fit;
+    fit.columns.emplace_back("exponent", std::vector<double>{0.5, 0.25});
+    fit.columns.emplace_back("se", std::vector<double>{0.01, 0.02});
+    s.tables["fits/cbs_vs_data"] = fit;
+    Table empty;
+    empty.columns.emplace_back("x", std::vector<double>{});
+    empty.columns.emplace_back("label", std::vector<std::string>{});
+    s.tables["fits/empty"] = empty;
+    write_study(path, s);
+
+    const Study back = read_study(path);
+    REQUIRE(back.tables.size() == 3);
+    CHECK(back.runs.size() == 3); // runs unaffected
+    const Table& t = back.tables.at("cbs/estimates");
+    REQUIRE(t.columns.size() == 3);
+    CHECK(t.columns[0].first == "group");
+    CHECK(t.columns[1].first == "cbs");
+    CHECK(t.columns[2].first == "batch_min");
+    CHECK(t.columns == estimates_table().columns);
+    CHECK(t.attrs == estimates_table().attrs);
+    CHECK(t.attrs.count("columns") == 0); // the bookkeeping attribute is not a user attribute
+    CHECK(back.tables.at("fits/cbs_vs_data").columns == fit.columns);
+    CHECK(back.tables.at("fits/empty").columns == empty.columns);
+
+    // The documented layout, as h5py sees it.
+    const H5::H5File file(path, H5F_ACC_RDONLY);
+    const H5::Group g = file.openGroup("cbs/estimates");
+    std::string columns;
+    const H5::Attribute attr = g.openAttribute("columns");
+    attr.read(attr.getStrType(), columns);
+    CHECK(columns == "group,cbs,batch_min");
+    CHECK(g.openDataSet("cbs").getTypeClass() == H5T_FLOAT);
+    CHECK(g.openDataSet("cbs").getFloatType().getSize() == 8);
+    const H5::DataSet group = g.openDataSet("group");
+    REQUIRE(group.getTypeClass() == H5T_STRING);
+    CHECK(group.getStrType().isVariableStr());
+    CHECK(group.getStrType().getCset() == H5T_CSET_UTF8);
+}
+
+TEST_CASE("write_study rejects malformed tables and writes nothing", "[study_file]") {
+    TempDir dir;
+    const std::string path = dir.file("bad_tables.h5");
+    Table t = estimates_table();
+    std::string name = "cbs/estimates";
+    SECTION("columns of different lengths") {
+        std::get<std::vector<double>>(t.columns[1].second).push_back(1.0);
+        CHECK_THROWS_WITH(write_study(path, Study{{}, {}, {{name, t}}}),
+                          Catch::Contains("'cbs'") && Catch::Contains("values"));
+    }
+    SECTION("a string column of a different length") {
+        std::get<std::vector<std::string>>(t.columns[0].second).pop_back();
+        CHECK_THROWS_AS(write_study(path, Study{{}, {}, {{name, t}}}), std::invalid_argument);
+    }
+    for (const char* column : {"", "a,b", "a/b", "."}) {
+        SECTION(std::string("bad column name '") + column + "'") {
+            t.columns[2].first = column;
+            CHECK_THROWS_AS(write_study(path, Study{{}, {}, {{name, t}}}), std::invalid_argument);
+        }
+    }
+    SECTION("duplicate column") {
+        t.columns[2].first = "cbs";
+        CHECK_THROWS_WITH(write_study(path, Study{{}, {}, {{name, t}}}),
+                          Catch::Contains("duplicate"));
+    }
+    SECTION("reserved attribute") {
+        t.attrs["columns"] = std::string("x");
+        CHECK_THROWS_AS(write_study(path, Study{{}, {}, {{name, t}}}), std::invalid_argument);
+    }
+    for (const char* bad :
+         {"estimates", "runs/estimates", "cbs/", "cbs/a/b", "fits/..", "/cbs/a", "cbsx/a"}) {
+        SECTION(std::string("bad table path '") + bad + "'") {
+            CHECK_THROWS_WITH(write_study(path, Study{{}, {}, {{bad, t}}}),
+                              Catch::Contains(std::string("'") + bad + "'"));
+        }
+    }
+    CHECK_FALSE(fs::exists(path));
+    CHECK_FALSE(fs::exists(path + ".partial"));
+}
+
+TEST_CASE("read_study reads tables written by other tools and rejects inconsistent ones",
+          "[study_file]") {
+    TempDir dir;
+    const std::string path = dir.file("other.h5");
+    Study s = make_study();
+    s.tables["cbs/estimates"] = estimates_table();
+    write_study(path, s);
+
+    SECTION("integer and fixed-length string columns are read as numbers and strings") {
+        {
+            H5::H5File file(path, H5F_ACC_RDWR);
+            H5::Group g = file.createGroup("fits").createGroup("h5py");
+            const hsize_t dims[1] = {2};
+            const std::int64_t ints[2] = {7, -3};
+            g.createDataSet("n", H5::PredType::NATIVE_INT64, H5::DataSpace(1, dims))
+                .write(ints, H5::PredType::NATIVE_INT64);
+            const H5::StrType fixed(H5::PredType::C_S1, 4);
+            const char text[8] = {'a', 'b', 0, 0, 'w', 'x', 'y', 'z'};
+            g.createDataSet("s", fixed, H5::DataSpace(1, dims)).write(text, fixed);
+            const H5::StrType vlen(H5::PredType::C_S1, H5T_VARIABLE);
+            g.createAttribute("columns", vlen, H5::DataSpace(H5S_SCALAR))
+                .write(vlen, std::string("s,n"));
+        }
+        const Study back = read_study(path);
+        const Table& t = back.tables.at("fits/h5py");
+        REQUIRE(t.columns.size() == 2);
+        CHECK(t.columns[0].first == "s");
+        CHECK(std::get<std::vector<std::string>>(t.columns[0].second) ==
+              std::vector<std::string>{"ab", "wxyz"});
+        CHECK(std::get<std::vector<double>>(t.columns[1].second) == std::vector<double>{7, -3});
+        CHECK(back.tables.at("cbs/estimates").columns == estimates_table().columns);
+    }
+    SECTION("missing `columns` attribute") {
+        {
+            H5::H5File file(path, H5F_ACC_RDWR);
+            file.openGroup("cbs/estimates").removeAttr("columns");
+        }
+        const std::string msg = user_error_message([&] { read_study(path); });
+        CHECK(contains(msg, path));
+        CHECK(contains(msg, "cbs/estimates"));
+        CHECK(contains(msg, "'columns'"));
+    }
+    SECTION("a dataset not listed in `columns`") {
+        {
+            H5::H5File file(path, H5F_ACC_RDWR);
+            const hsize_t dims[1] = {3};
+            const double v[3] = {1, 2, 3};
+            file.openGroup("cbs/estimates")
+                .createDataSet("extra", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, dims))
+                .write(v, H5::PredType::NATIVE_DOUBLE);
+        }
+        CHECK(contains(user_error_message([&] { read_study(path); }), "'extra'"));
+    }
+    SECTION("a listed column without its dataset") {
+        {
+            H5::H5File file(path, H5F_ACC_RDWR);
+            file.unlink("cbs/estimates/cbs");
+        }
+        CHECK(contains(user_error_message([&] { read_study(path); }), "column 'cbs'"));
+    }
+    SECTION("a dataset directly under /cbs") {
+        {
+            H5::H5File file(path, H5F_ACC_RDWR);
+            const hsize_t dims[1] = {1};
+            const double v[1] = {1};
+            file.openGroup("cbs")
+                .createDataSet("loose", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, dims))
+                .write(v, H5::PredType::NATIVE_DOUBLE);
+        }
+        CHECK(contains(user_error_message([&] { read_study(path); }), "/cbs/loose"));
+    }
+}

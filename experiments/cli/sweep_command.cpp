@@ -1,0 +1,296 @@
+// `cbs sweep` and `cbs merge` (sweep_command.hpp).
+//
+// Order of work in `cbs sweep`, so that bad input never leaves files behind: read the config,
+// expand the axes, resolve and validate every point, check --shard and --out; only then open the
+// store (which writes nothing until the first run finishes) and run.
+//
+// The `config` attribute of the study is the study's own text: the TOML file verbatim, then the
+// --set arguments as comment lines ("# --set batch=[16,32]"). Comments, because appending them as
+// TOML could clash with the file (a key set twice, a dotted key under the file's last [table]);
+// the resolved parameters of every run are in its attributes anyway.
+//
+// MPI (CBS_HAVE_MPI): MPI is initialised only when the environment says this process was started
+// by an MPI launcher with more than one rank, so a plain `cbs sweep` never pays for MPI_Init.
+// Rank r of K runs shard (i + N*r)/(N*K) for --shard i/N (default 0/1): that is rank r's share of
+// the --shard slice. Every rank adds to the shared PATH.journal (one file per run; sharded sweeps
+// never rewrite PATH), the ranks agree on success with an all-reduce (which is also the barrier),
+// and rank 0 reopens the store, which now sees every rank's journal files, and checkpoints it --
+// unless --shard was given too: then other slices may still be adding to the same journal, and
+// gathering is left to `cbs merge` as for any sharded sweep.
+#include "experiments/cli/sweep_command.hpp"
+
+#include "experiments/config_source.hpp"
+#include "experiments/run_store.hpp"
+#include "experiments/sim_config.hpp"
+#include "experiments/sweep.hpp"
+#include "theory/check.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#ifdef CBS_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace cbs::exp {
+
+namespace fs = std::filesystem;
+
+CLI::App* add_sweep_command(CLI::App& app, SweepArgs& args) {
+    CLI::App* cmd = app.add_subcommand(
+        "sweep", "Run a grid of simulations (every list value is an axis) into one resumable "
+                 "study file; finished runs already in --out are skipped");
+    cmd->add_option("config", args.config_path,
+                    "Study TOML file; list values such as batch = [16, 32, 64] are sweep axes "
+                    "(optional)");
+    cmd->add_option("--set", args.sets,
+                    "Override one key: --set key=value, or an axis: --set key=[v1,v2,...] "
+                    "(repeatable, applied after the file)")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--out", args.out_path,
+                    "Study HDF5 file; resumed if it exists (runs in flight go to FILE.journal/)")
+        ->required();
+    cmd->add_option("--shard", args.shard,
+                    "Run only shard i of K (0-based, \"i/K\"), e.g. a job-array task; shards "
+                    "sharing one --out leave their runs in FILE.journal/ for `cbs merge FILE` "
+                    "[default: 0/1, everything]");
+    cmd->add_flag("-q,--quiet", args.quiet, "No progress lines on stderr [default: off]");
+    cmd->footer(keys_help());
+    return cmd;
+}
+
+CLI::App* add_merge_command(CLI::App& app, MergeArgs& args) {
+    CLI::App* cmd = app.add_subcommand(
+        "merge", "Gather the runs that shards left in FILE.journal/ into the study file FILE");
+    cmd->add_option("file", args.path, "Study HDF5 file (FILE and/or FILE.journal/ must exist)")
+        ->required();
+    return cmd;
+}
+
+namespace {
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+void check_output_path(const std::string& path) {
+    const fs::path parent = fs::absolute(fs::path(path)).parent_path();
+    std::error_code ec;
+    if (!fs::is_directory(parent, ec))
+        throw UserError(
+            fmt::format("--out '{}': directory '{}' does not exist", path, parent.string()));
+    if (fs::is_directory(fs::path(path), ec))
+        throw UserError(fmt::format("--out '{}': is a directory, must be a file path", path));
+}
+
+/// "batch (4) x lr (3)": the keys whose values differ between points, in entry order.
+std::string axes_text(const std::vector<ConfigEntries>& points) {
+    if (points.size() < 2) return "no axes";
+    std::string text;
+    for (std::size_t e = 0; e < points.front().size(); ++e) {
+        std::set<std::string> values;
+        for (const ConfigEntries& p : points)
+            values.insert(p[e].value);
+        if (values.size() < 2) continue;
+        if (!text.empty()) text += " x ";
+        text += fmt::format("{} ({})", points.front()[e].key, values.size());
+    }
+    return text;
+}
+
+std::string rate_text(const SweepSummary& s) {
+    return s.seconds > 0 ? fmt::format("{:.1f}", static_cast<double>(s.ran) / s.seconds) : "-";
+}
+
+/// MPI world of this process; {0, 1} when not built with MPI or not started by an MPI launcher.
+struct World {
+    int rank = 0;
+    int size = 1;
+};
+
+#ifdef CBS_HAVE_MPI
+/// True if an MPI launcher started this process as one of several ranks (Open MPI, MPICH/Hydra,
+/// MVAPICH, Slurm's PMI). Checked before MPI_Init so a plain run never initialises MPI.
+bool launched_with_several_ranks() {
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE"})
+        if (const char* v = std::getenv(name); v != nullptr && std::atoi(v) > 1) return true;
+    return false;
+}
+
+/// Initialises MPI for the duration of a sweep and finalises it on every exit path.
+class MpiSession {
+public:
+    MpiSession() {
+        int initialized = 0;
+        MPI_Initialized(&initialized);
+        if (initialized == 0) {
+            MPI_Init(nullptr, nullptr);
+            owner_ = true;
+        }
+        MPI_Comm_rank(MPI_COMM_WORLD, &world_.rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &world_.size);
+    }
+    ~MpiSession() {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (owner_ && finalized == 0) MPI_Finalize();
+    }
+    MpiSession(const MpiSession&) = delete;
+    MpiSession& operator=(const MpiSession&) = delete;
+    const World& world() const { return world_; }
+
+private:
+    World world_;
+    bool owner_ = false;
+};
+#endif
+
+} // namespace
+
+int run_sweep_command(const SweepArgs& args) {
+    // 1. Everything the user gave, validated before any file is touched.
+    ConfigEntries entries;
+    std::string config;
+    if (!args.config_path.empty()) {
+        entries = load_toml_file(args.config_path);
+        config = read_text(args.config_path);
+    }
+    if (!args.sets.empty()) {
+        if (!config.empty() && config.back() != '\n') config += '\n';
+        config += "# --set arguments, applied after the file:\n";
+    }
+    for (const std::string& s : args.sets) {
+        entries.push_back(parse_set_argument(s));
+        config += "# --set " + s + "\n";
+    }
+    const std::vector<ConfigEntries> points = expand_axes(entries);
+    std::vector<sim::SimOptions> runs;
+    runs.reserve(points.size());
+    for (const ConfigEntries& point : points)
+        runs.push_back(resolve_sim_options(point));
+    ShardSpec shard = args.shard.empty() ? ShardSpec{} : parse_shard(args.shard);
+    [[maybe_unused]] const int user_shards = shard.count; // before MPI ranks split it
+    check_output_path(args.out_path);
+
+    // 2. MPI ranks split the shard further.
+    World world;
+#ifdef CBS_HAVE_MPI
+    std::optional<MpiSession> mpi;
+    if (launched_with_several_ranks()) {
+        mpi.emplace();
+        world = mpi->world();
+    }
+#endif
+    if (world.size > 1) shard = {shard.index + shard.count * world.rank, shard.count * world.size};
+    const bool lead = world.rank == 0;
+
+    if (lead && !args.quiet) {
+        fmt::print("cbs sweep: {} points ({}){}\n", points.size(), axes_text(points),
+                   world.size > 1
+                       ? fmt::format(", {} MPI ranks (progress lines: rank 0's share)", world.size)
+                   : shard.count > 1 ? fmt::format(", shard {}/{}", shard.index, shard.count)
+                                     : "");
+        std::fflush(stdout);
+    }
+
+    // 3. Run.
+    SweepSummary summary;
+    std::exception_ptr failure;
+    try {
+        RunStore store(args.out_path, config);
+        SweepProgress progress;
+        progress.enabled = lead && !args.quiet;
+        summary = run_sweep(runs, store, shard, progress, simulate_any);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+
+#ifdef CBS_HAVE_MPI
+    if (world.size > 1) {
+        // The all-reduce is the barrier: after it every rank's journal files are on disk.
+        int failed_here = failure ? 1 : 0;
+        int failed_anywhere = 0;
+        MPI_Allreduce(&failed_here, &failed_anywhere, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        unsigned long long counts[4] = {summary.total, summary.skipped, summary.ran,
+                                        summary.diverged};
+        unsigned long long totals[4] = {0, 0, 0, 0};
+        MPI_Reduce(counts, totals, 4, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+        double seconds = 0;
+        MPI_Reduce(&summary.seconds, &seconds, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+        if (failure) std::rethrow_exception(failure);
+        if (failed_anywhere != 0)
+            throw UserError(fmt::format("the sweep failed on another MPI rank; finished runs are "
+                                        "kept in '{}.journal' (rerun to resume)",
+                                        args.out_path));
+        if (!lead) return 0;
+        summary.total = static_cast<std::size_t>(totals[0]);
+        summary.skipped = static_cast<std::size_t>(totals[1]);
+        summary.ran = static_cast<std::size_t>(totals[2]);
+        summary.diverged = static_cast<std::size_t>(totals[3]);
+        summary.seconds = seconds;
+        if (!args.quiet)
+            fmt::print("cbs sweep: {} runs ({} already stored, {} ran, {} diverged) on {} ranks "
+                       "in {:.1f} s, {} runs/s\n",
+                       summary.total, summary.skipped, summary.ran, summary.diverged, world.size,
+                       summary.seconds, rate_text(summary));
+        if (user_shards > 1) {
+            // Other --shard slices may be adding to the same journal right now: leave gathering
+            // to `cbs merge` (two processes rewriting PATH would drop each other's runs).
+            if (!args.quiet)
+                fmt::print("shard {}: runs are kept in {}.journal; run `cbs merge {}` once every "
+                           "shard has finished\n",
+                           args.shard, args.out_path, args.out_path);
+            return 0;
+        }
+        RunStore gathered(args.out_path, config); // sees every rank's journal files
+        gathered.checkpoint();
+        if (!args.quiet) fmt::print("wrote {} ({} runs)\n", args.out_path, gathered.size());
+        return 0;
+    }
+#endif
+    if (failure) std::rethrow_exception(failure);
+
+    if (!args.quiet) {
+        fmt::print("cbs sweep: {} runs ({} already stored, {} ran, {} diverged) in {:.1f} s, {} "
+                   "runs/s\n",
+                   summary.total, summary.skipped, summary.ran, summary.diverged, summary.seconds,
+                   rate_text(summary));
+        if (shard.count > 1)
+            fmt::print("shard {}/{}: runs are kept in {}.journal; run `cbs merge {}` once every "
+                       "shard has finished\n",
+                       shard.index, shard.count, args.out_path, args.out_path);
+        else
+            fmt::print("wrote {}\n", args.out_path);
+    }
+    return 0;
+}
+
+int run_merge_command(const MergeArgs& args) {
+    std::error_code ec;
+    const std::string journal = args.path + ".journal";
+    if (!fs::exists(args.path, ec) && !fs::is_directory(journal, ec))
+        throw UserError(fmt::format("cbs merge '{}': neither the study file nor its journal "
+                                    "'{}' exists",
+                                    args.path, journal));
+    std::size_t files = 0;
+    for (fs::directory_iterator it(journal, ec), end; !ec && it != end; it.increment(ec))
+        if (it->path().extension() == ".h5") ++files;
+    RunStore store(args.path, ""); // empty config: keep the stored one
+    store.checkpoint();
+    fmt::print("cbs merge: gathered {} journal file{} into {} ({} runs)\n", files,
+               files == 1 ? "" : "s", args.path, store.size());
+    return 0;
+}
+
+} // namespace cbs::exp
