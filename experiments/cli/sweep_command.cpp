@@ -62,7 +62,7 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArgs& args) {
                     "Run only shard i of K (0-based, \"i/K\"), e.g. a job-array task; shards "
                     "sharing one --out leave their runs in FILE.journal/ for `cbs merge FILE` "
                     "[default: 0/1, everything]");
-    cmd->add_flag("-q,--quiet", args.quiet, "No progress lines on stderr [default: off]");
+    cmd->add_flag("-q,--quiet", args.quiet, "Print nothing but errors (no progress, no summary)");
     cmd->footer(keys_help());
     return cmd;
 }

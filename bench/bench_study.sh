@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): wall time of the default study (`cbs run`) and the sweep runner's rate.
+# Usage: bench/bench_study.sh [build-dir]   (default: build)
+set -euo pipefail
+build=${1:-build}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+start=$(date +%s.%N)
+"$build/cbs" run --quiet --out "$tmp/study.h5" > "$tmp/summary.txt"
+end=$(date +%s.%N)
+echo "default study (cbs run): $(echo "$end - $start" | bc) s, $(grep -o '[0-9]* simulations' "$tmp/summary.txt")"
+# Sweep runner: 2 data sizes x 11 batch sizes x 6 learning rates = 132 recursion runs.
+"$build/cbs" sweep --set 'batch=[1,2,4,8,16,32,64,128,256,512,1024]' \
+    --set 'lr=[0.03,0.06,0.12,0.25,0.5,1.0]' --set ewa.decay=0.999 \
+    --set 'data.samples=[10000,100000]' --set data.horizon=4 --set record=400 \
+    --set quadrature.tol=1e-4 --out "$tmp/sweep.h5" 2>/dev/null | grep "runs/s"
