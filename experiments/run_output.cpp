@@ -2,9 +2,23 @@
 
 #include "experiments/sim_config.hpp"
 
+#include "theory/check.hpp"
+
+#include <filesystem>
 #include <fmt/format.h>
 
 namespace cbs::exp {
+
+void check_output_path(const std::string& path) {
+    namespace fs = std::filesystem;
+    const fs::path parent = fs::absolute(fs::path(path)).parent_path();
+    std::error_code ec;
+    if (!fs::is_directory(parent, ec))
+        throw UserError(
+            fmt::format("--out '{}': directory '{}' does not exist", path, parent.string()));
+    if (fs::is_directory(fs::path(path), ec))
+        throw UserError(fmt::format("--out '{}': is a directory, must be a file path", path));
+}
 
 std::string cbs_version() {
     return CBS_VERSION;

@@ -21,6 +21,10 @@ data::RunRecord make_run_record(const sim::SimOptions& options, const sim::Curve
 /// Root metadata for a file whose resolved configuration text is `config`.
 data::StudyMeta make_study_meta(const std::string& config);
 
+/// Refuses (cbs::UserError, "--out '<path>': ...") an output path whose directory does not exist
+/// or that names a directory, so commands fail before doing any work.
+void check_output_path(const std::string& path);
+
 /// cbs version and the git revision it was configured from.
 std::string cbs_version();
 std::string cbs_git_sha();

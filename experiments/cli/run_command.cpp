@@ -279,12 +279,7 @@ int run_run_command(const RunArgs& args) {
     for (const std::string& s : args.sets)
         entries.push_back(parse_set_argument(s));
     const StudySpec spec = parse_study(entries);
-    namespace fs = std::filesystem;
-    const fs::path parent = fs::absolute(fs::path(args.out_path)).parent_path();
-    std::error_code ec;
-    if (!fs::is_directory(parent, ec))
-        throw UserError(fmt::format("--out '{}': directory '{}' does not exist", args.out_path,
-                                    parent.string()));
+    check_output_path(args.out_path);
 
     const StudyResult result = run_study(spec, [&](const std::string& line) {
         if (!args.quiet) fmt::print(stderr, "cbs run: {}\n", line);

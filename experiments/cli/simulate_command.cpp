@@ -31,17 +31,6 @@ CLI::App* add_simulate_command(CLI::App& app, SimulateArgs& args) {
 
 namespace {
 
-void check_output_path(const std::string& path) {
-    namespace fs = std::filesystem;
-    const fs::path parent = fs::absolute(fs::path(path)).parent_path();
-    std::error_code ec;
-    if (!fs::is_directory(parent, ec))
-        throw UserError(
-            fmt::format("--out '{}': directory '{}' does not exist", path, parent.string()));
-    if (fs::is_directory(fs::path(path), ec))
-        throw UserError(fmt::format("--out '{}': is a directory, must be a file path", path));
-}
-
 void print_curve(const sim::SimOptions& o, const sim::Curve& c) {
     const bool mc = !c.risk_se.empty();
     const std::size_t n = c.step.size();

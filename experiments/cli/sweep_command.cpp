@@ -19,6 +19,8 @@
 // gathering is left to `cbs merge` as for any sharded sweep.
 #include "experiments/cli/sweep_command.hpp"
 
+#include "experiments/run_output.hpp"
+
 #include "experiments/config_source.hpp"
 #include "experiments/run_store.hpp"
 #include "experiments/sim_config.hpp"
@@ -82,16 +84,6 @@ std::string read_text(const std::string& path) {
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
-}
-
-void check_output_path(const std::string& path) {
-    const fs::path parent = fs::absolute(fs::path(path)).parent_path();
-    std::error_code ec;
-    if (!fs::is_directory(parent, ec))
-        throw UserError(
-            fmt::format("--out '{}': directory '{}' does not exist", path, parent.string()));
-    if (fs::is_directory(fs::path(path), ec))
-        throw UserError(fmt::format("--out '{}': is a directory, must be a file path", path));
 }
 
 /// "batch (4) x lr (3)": the keys whose values differ between points, in entry order.
