@@ -222,6 +222,10 @@ StudySpec parse_study(const ConfigEntries& entries) {
             s.momentum_grid = unit_list(e);
         } else if (k == "ewa_grid") {
             s.ewa_grid = unit_list(e);
+        } else if (k == "ewa_window_grid") {
+            s.ewa_window_grid = number_list(e, 0.0);
+            for (double w : s.ewa_window_grid)
+                if (w > 1.0) refuse(e.key, e.value, "every item must be in (0, 1]");
         } else if (k == "horizon") {
             s.horizon = to_number(e.key, e.value);
             if (!(s.horizon >= 1.0 && s.horizon <= 1000.0))
@@ -314,8 +318,22 @@ StudyResult run_study(const StudySpec& spec,
     for (std::size_t gi = 0; gi < result.groups.size(); ++gi)
         for (std::int64_t batch : spec.batches)
             if (!skipped(result.groups[gi], batch))
-                for (const auto& [beta, tau] : family_points(spec, result.groups[gi].family))
-                    cells.push_back(Cell{gi, batch, beta, tau, {}, {}, false, 0});
+                for (const auto& [beta, tau] : family_points(spec, result.groups[gi].family)) {
+                    const Family f = result.groups[gi].family;
+                    const bool averaged = f == Family::ewa || f == Family::momentum_ewa;
+                    if (!averaged || spec.ewa_window_grid.empty()) {
+                        cells.push_back(Cell{gi, batch, beta, tau, {}, {}, false, 0});
+                        continue;
+                    }
+                    if (tau != spec.ewa_grid.front()) continue; // one pass over the windows
+                    const double budget =
+                        std::ceil(static_cast<double>(result.groups[gi].options.samples) / batch);
+                    for (double w : spec.ewa_window_grid) {
+                        const double window_tau =
+                            std::min(1.0 - 1.0 / std::max(1.0, w * budget), 0.999999);
+                        cells.push_back(Cell{gi, batch, beta, window_tau, {}, {}, false, 0});
+                    }
+                }
     std::vector<double> log_grid;
     for (double lr : spec.lr_grid)
         log_grid.push_back(std::log(lr));
@@ -457,24 +475,32 @@ StudyResult run_study(const StudySpec& spec,
     // Fits of the study's CBS against n and M, per series and family.
     for (const Series& series : spec.series) {
         for (Family f : spec.families) {
-            for (const char* variable : {"data.samples", "model.size"}) {
+            // CBS vs n and vs M; and, vs n, the optimal risk R_opt and the optimal effective
+            // time T* = lr_eff * f(B_opt), whose exponents THEORY.md section 3 also predicts.
+            for (const char* variable : {"data.samples", "model.size", "r_opt", "t_star"}) {
                 FitResult fr;
                 fr.series = series.name;
                 fr.family = f;
                 fr.variable = variable;
+                const bool versus_m = fr.variable == "model.size";
                 std::set<double> a_values, b_values, other;
                 for (const GroupResult& g : result.groups) {
                     if (g.series != series.name || g.family != f || !g.measurable) continue;
-                    const double x = fr.variable == "data.samples"
-                                         ? static_cast<double>(g.options.samples)
-                                         : g.options.model_size;
-                    other.insert(fr.variable == "data.samples"
-                                     ? g.options.model_size
-                                     : static_cast<double>(g.options.samples));
-                    if (!std::isfinite(x) || !std::isfinite(g.cbs.study) || g.cbs.study <= 0)
-                        continue;
+                    const double x =
+                        versus_m ? g.options.model_size : static_cast<double>(g.options.samples);
+                    other.insert(versus_m ? static_cast<double>(g.options.samples)
+                                          : g.options.model_size);
+                    double y = g.cbs.study;
+                    if (fr.variable == "r_opt") y = g.r_opt;
+                    if (fr.variable == "t_star") {
+                        y = std::numeric_limits<double>::quiet_NaN();
+                        for (const BatchResult& b : g.batches)
+                            if (static_cast<double>(b.batch) == g.cbs.b_opt)
+                                y = b.lr / (1.0 - b.momentum) * b.steps;
+                    }
+                    if (!std::isfinite(x) || !std::isfinite(y) || y <= 0) continue;
                     fr.x.push_back(x);
-                    fr.y.push_back(g.cbs.study);
+                    fr.y.push_back(y);
                     a_values.insert(g.options.a);
                     b_values.insert(g.options.b);
                 }
@@ -484,9 +510,14 @@ StudyResult run_study(const StudySpec& spec,
                 fr.fit = fit_power_law(fr.x, fr.y);
                 fr.local = local_slopes(fr.x, fr.y);
                 fr.predicted = std::numeric_limits<double>::quiet_NaN();
-                if (fr.variable == "data.samples" && a_values.size() == 1 && b_values.size() == 1)
-                    fr.predicted = theory::cbs_data_exponent(*a_values.begin(), *b_values.begin());
-                if (fr.variable == "model.size") fr.predicted = 0.0; // flat once M >> k*(T*(n))
+                if (a_values.size() == 1 && b_values.size() == 1) {
+                    const double a = *a_values.begin(), b = *b_values.begin();
+                    if (fr.variable == "data.samples")
+                        fr.predicted = theory::cbs_data_exponent(a, b);
+                    if (fr.variable == "r_opt") fr.predicted = -theory::optimal_risk_exponent(a, b);
+                    if (fr.variable == "t_star") fr.predicted = theory::optimal_time_exponent(a, b);
+                }
+                if (versus_m) fr.predicted = 0.0; // flat once M >> k*(T*(n))
                 result.fits.push_back(std::move(fr));
             }
         }

@@ -13,6 +13,10 @@
 //   study.lr_grid              effective learning rates eta / (1 - beta) tried at every B
 //   study.lr_refine            golden-section iterations in log lr around the best grid point
 //   study.momentum_grid, study.ewa_grid
+//   study.ewa_window_grid      alternative to ewa_grid: EWA windows as fractions w of the data
+//                              budget in steps S = ceil(n / B), tau = 1 - 1 / max(1, w S); the
+//                              averaging window then scales with the run, as the study's tuned
+//                              tau did (0.9995 at small B down to 0.99 at large B)
 //   study.horizon              runs may go on to horizon * n / B steps to reach the target
 //   study.target               ropt (best EWA risk at n over B and hyper-parameters, per family),
 //                              ropt_multiple (study.target_value * ropt), or fixed (the value)
@@ -57,6 +61,7 @@ struct StudySpec {
     int lr_refine = 6;
     std::vector<double> momentum_grid;
     std::vector<double> ewa_grid;
+    std::vector<double> ewa_window_grid; ///< fractions of the budget steps (overrides ewa_grid)
     double horizon = 4.0;
     TargetKind target = TargetKind::ropt;
     double target_value = 1.0;

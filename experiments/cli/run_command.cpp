@@ -206,14 +206,18 @@ void print_summary(const StudySpec& spec, const StudyResult& r) {
     fmt::print("(k* = (lr_eff n / B_opt)^(1/a): coordinates learned at the optimum; a model with "
                "M below ~k* saturates and its CBS departs from the M = inf value)\n");
     if (r.fits.empty()) return;
-    fmt::print("\n{:<8} {:<13} {:<13} {:>9} {:>19} {:>10}   {}\n", "series", "family", "CBS vs",
+    fmt::print("\n{:<8} {:<13} {:<13} {:>9} {:>19} {:>10}   {}\n", "series", "family", "fit",
                "exponent", "95% interval", "predicted", "local slopes");
     for (const FitResult& f : r.fits) {
         std::string slopes;
         for (double s : f.local)
             slopes += number_text(s) + " ";
+        const std::string what = f.variable == "data.samples" ? "CBS vs n"
+                                 : f.variable == "model.size" ? "CBS vs M"
+                                 : f.variable == "r_opt"      ? "R_opt vs n"
+                                                              : "T* vs n";
         fmt::print("{:<8} {:<13} {:<13} {:>9.3f} {:>19} {:>10}   {}\n", f.series,
-                   to_string(f.family), f.variable, f.fit.alpha,
+                   to_string(f.family), what, f.fit.alpha,
                    fmt::format("[{:.3f}, {:.3f}]", f.fit.alpha_low, f.fit.alpha_high),
                    number_text(f.predicted), slopes);
     }
