@@ -114,3 +114,35 @@ TEST_CASE("CBS grows with data, is flat in model size, and momentum raises it", 
         }
     CHECK(fitted);
 }
+
+TEST_CASE("with b < a the CBS of averaged SGD stays O(1) as n grows", "[study]") {
+    // THEORY.md section 3: CBS ~ n^(1 - a/min(b, 2a+1)) for b > a, O(1) otherwise. The theory is
+    // about averaged iterates, so this uses the EWA family with windows scaled to the run.
+    const char* toml = R"(
+spectrum.a = 2.0
+spectrum.b = 1.5
+noise.sigma2 = 1.0
+quadrature.tol = 1e-4
+[study]
+families = ["ewa"]
+batches = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+lr_grid = [0.0078125, 0.015625, 0.03125, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0]
+lr_refine = 4
+ewa_window_grid = [0.06, 0.125, 0.25, 0.5]
+bootstrap = 50
+[series.flat]
+data.samples = [1000, 4000, 16000]
+)";
+    const StudyResult r =
+        run_study(parse_study(parse_toml(toml, "flat study")), [](const std::string&) {});
+    REQUIRE(r.groups.size() == 3);
+    double lo = INFINITY, hi = 0;
+    for (const GroupResult& g : r.groups) {
+        INFO(g.label);
+        REQUIRE(g.measurable);
+        CHECK(g.cbs.anchor_zero < 5.0); // b/(5a): the CBS without the anchor term
+        lo = std::min(lo, g.cbs.anchor_zero);
+        hi = std::max(hi, g.cbs.anchor_zero);
+    }
+    CHECK(hi / lo < 1.5); // 16x the data; an exponent of even 0.25 would give 2x
+}
