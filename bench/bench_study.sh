@@ -7,7 +7,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 start=$(date +%s.%N)
-"$build/cbs" run --quiet --out "$tmp/study.h5" > "$tmp/summary.txt"
+"$build/cbs" run --quiet --no-report --out "$tmp/study.h5" > "$tmp/summary.txt"
 end=$(date +%s.%N)
 echo "default study (cbs run): $(echo "$end - $start" | bc) s, $(grep -o '[0-9]* simulations' "$tmp/summary.txt")"
 # Sweep runner: 2 data sizes x 11 batch sizes x 6 learning rates = 132 recursion runs.

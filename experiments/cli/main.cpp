@@ -1,6 +1,7 @@
 // The `cbs` command-line tool: one executable, one subcommand per job (DESIGN.md).
 // Exit codes: 0 success, 2 bad input (one-line message on stderr), 1 internal error.
 #include "experiments/cli/measure_command.hpp"
+#include "experiments/cli/report_command.hpp"
 #include "experiments/cli/run_command.hpp"
 #include "experiments/cli/simulate_command.hpp"
 #include "experiments/cli/sweep_command.hpp"
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
     CLI::App* measure = cbs::exp::add_measure_command(app, measure_args);
     cbs::exp::FitArgs fit_args;
     CLI::App* fit = cbs::exp::add_fit_command(app, fit_args);
+    cbs::exp::ReportArgs report_args;
+    CLI::App* report = cbs::exp::add_report_command(app, report_args);
 
     try {
         app.parse(argc, argv);
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
         if (merge->parsed()) return cbs::exp::run_merge_command(merge_args);
         if (measure->parsed()) return cbs::exp::run_measure_command(measure_args);
         if (fit->parsed()) return cbs::exp::run_fit_command(fit_args);
+        if (report->parsed()) return cbs::exp::run_report_command(report_args);
     } catch (const cbs::UserError& e) {
         fmt::print(stderr, "cbs: error: {}\n", e.what());
         return 2;

@@ -1,6 +1,7 @@
 #include "experiments/cli/run_command.hpp"
 
 #include "data/study_file.hpp"
+#include "experiments/report.hpp"
 #include "experiments/run_output.hpp"
 #include "experiments/study.hpp"
 #include "simulators/recursion.hpp"
@@ -26,6 +27,10 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
         ->capture_default_str();
     cmd->add_flag("--json", args.json, "Print the results as JSON on stdout (see docs/json.md)");
     cmd->add_flag("--quiet", args.quiet, "No progress lines on stderr");
+    cmd->add_option("--report", args.report_dir,
+                    "Report directory (default: the --out path without .h5, plus -report)");
+    cmd->add_flag("--no-report", args.no_report,
+                  "Do not write the report (it needs python3-matplotlib; see `cbs report`)");
     cmd->add_flag("--print-default", args.print_default,
                   "Print the embedded default study and exit");
     cmd->footer(std::string("Study keys (see experiments/study.hpp): study.name, study.families, "
@@ -321,6 +326,20 @@ int run_run_command(const RunArgs& args) {
     else {
         print_summary(spec, result);
         fmt::print("\nwrote {}\n", args.out_path);
+    }
+    if (!args.no_report) {
+        std::string dir = args.report_dir;
+        if (dir.empty()) {
+            const std::filesystem::path out(args.out_path);
+            dir = (out.parent_path() / (out.stem().string() + "-report")).string();
+        }
+        try {
+            write_report({{args.out_path}, dir, args.quiet});
+        } catch (const UserError& e) {
+            throw UserError("wrote " + args.out_path + ", but not its report: " + e.what());
+        }
+        if (!args.json)
+            fmt::print("wrote {}\n", (std::filesystem::path(dir) / "report.html").string());
     }
     return 0;
 }

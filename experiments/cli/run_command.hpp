@@ -18,6 +18,8 @@ struct RunArgs {
     bool json = false;          ///< print results as JSON on stdout
     bool quiet = false;         ///< no progress on stderr
     bool print_default = false; ///< print the embedded default study and exit
+    std::string report_dir;     ///< report directory; empty = <out without .h5>-report
+    bool no_report = false;     ///< skip the report
 };
 
 CLI::App* add_run_command(CLI::App& app, RunArgs& args);

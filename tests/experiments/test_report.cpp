@@ -1,0 +1,254 @@
+// `cbs report` (and the report `cbs run` leaves behind) end to end: every expected figure is a
+// valid, non-empty PNG referenced from both report files, the claims table carries the numbers of
+// the study file's fits with verdicts that follow the stated rule, and failures (missing Python
+// module, bad study file) are one-line errors with exit code 2 and nothing written.
+// Needs /usr/bin/python3 with python3-numpy, python3-h5py and python3-matplotlib (setup-deps.sh).
+#include "data/study_file.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <variant>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path scratch() {
+    const fs::path dir =
+        fs::temp_directory_path() / ("cbs_report_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    return dir;
+}
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+struct Result {
+    int code;
+    std::string err;
+};
+
+Result run_cbs(const std::string& args, const std::string& env = "") {
+    const fs::path err = scratch() / "err.txt";
+    const std::string cmd = env + " " + std::string(CBS_TEST_BINARY_DIR) + "/cbs " + args +
+                            " >/dev/null 2>" + err.string();
+    const int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(err)};
+}
+
+std::string base64(const std::string& bytes) {
+    static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 2 < bytes.size(); i += 3) {
+        const std::uint32_t v = (std::uint8_t(bytes[i]) << 16) | (std::uint8_t(bytes[i + 1]) << 8) |
+                                std::uint8_t(bytes[i + 2]);
+        for (int k = 3; k >= 0; --k)
+            out += table[(v >> (6 * k)) & 63];
+    }
+    if (i + 1 == bytes.size()) {
+        const std::uint32_t v = std::uint8_t(bytes[i]) << 16;
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += "==";
+    } else if (i + 2 == bytes.size()) {
+        const std::uint32_t v = (std::uint8_t(bytes[i]) << 16) | (std::uint8_t(bytes[i + 1]) << 8);
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += table[(v >> 6) & 63];
+        out += '=';
+    }
+    return out;
+}
+
+std::uint32_t big_endian(const std::string& s, std::size_t at) {
+    return (std::uint32_t(std::uint8_t(s[at])) << 24) |
+           (std::uint32_t(std::uint8_t(s[at + 1])) << 16) |
+           (std::uint32_t(std::uint8_t(s[at + 2])) << 8) | std::uint32_t(std::uint8_t(s[at + 3]));
+}
+
+/// A small three-family study (data series and model series), run once for all test cases, with
+/// the report `cbs run` writes beside it.
+const fs::path& small_study() {
+    static const fs::path path = [] {
+        const fs::path p = scratch() / "small.h5";
+        fs::remove_all(scratch() / "small-report");
+        const Result r = run_cbs(
+            "run --quiet --out " + p.string() +
+            " --set study.lr_refine=1 --set study.bootstrap=60"
+            " --set 'study.batches=[1,2,4,8,16,32,64,128,256,512,1024,2048,4096]'"
+            " --set 'series.data.data.samples=[1000,3000,10000]'"
+            " --set series.model.data.samples=3000 --set 'series.model.model.size=[16,64,256]'");
+        INFO(r.err);
+        REQUIRE(r.code == 0);
+        return p;
+    }();
+    return path;
+}
+
+const std::vector<std::string> kFigures{
+    "risk_curves",    "steps_vs_batch_data",        "steps_vs_batch_model", "cbs_vs_n_data",
+    "cbs_vs_M_model", "threshold_sensitivity_data", "ropt_vs_n_data",       "published_lm_cbs"};
+
+/// The claims-table row of report.md that contains every one of `needles`.
+std::string claims_row(const std::string& md, const std::vector<std::string>& needles) {
+    std::istringstream in(md);
+    for (std::string line; std::getline(in, line);) {
+        bool all = line.rfind("| ", 0) == 0;
+        for (const std::string& n : needles)
+            all = all && line.find(n) != std::string::npos;
+        if (all) return line;
+    }
+    return "";
+}
+
+// cbs run leaves a report whose figures are valid PNGs referenced from both files
+void check_figures() {
+    const fs::path dir = small_study().parent_path() / "small-report";
+    REQUIRE(fs::is_directory(dir));
+    const std::string md = slurp(dir / "report.md");
+    const std::string html = slurp(dir / "report.html");
+    REQUIRE(!md.empty());
+    REQUIRE(!html.empty());
+    for (const std::string& name : kFigures) {
+        INFO(name);
+        const fs::path png = dir / (name + ".png");
+        REQUIRE(fs::exists(png));
+        const std::string bytes = slurp(png);
+        REQUIRE(bytes.size() > 5000); // a drawn figure, not an empty canvas
+        CHECK(bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
+        CHECK(bytes.compare(12, 4, "IHDR") == 0);
+        CHECK(big_endian(bytes, 16) >= 300); // width in pixels
+        CHECK(big_endian(bytes, 20) >= 200); // height in pixels
+        CHECK(bytes.compare(bytes.size() - 8, 4, "IEND") == 0);
+        CHECK(md.find("](" + name + ".png)") != std::string::npos);
+        // The HTML embeds exactly this file's bytes.
+        CHECK(html.find("data:image/png;base64," + base64(bytes) + "\"") != std::string::npos);
+    }
+    // Every figure has a title, and a caption in both files.
+    CHECK(std::count(html.begin(), html.end(), '\n') > 0);
+    CHECK(html.find("<figcaption>") != std::string::npos);
+}
+
+// report claims table carries the study's fitted exponents with rule-following verdicts
+void check_claims() {
+    const cbs::data::Study study = cbs::data::read_study(small_study().string());
+    const fs::path dir = small_study().parent_path() / "small-report";
+    const std::string md = slurp(dir / "report.md");
+    const cbs::data::Table& fits = study.tables.at("fits/cbs");
+    auto column = [&](const std::string& name) -> const cbs::data::Table::Column& {
+        for (const auto& [n, c] : fits.columns)
+            if (n == name) return c;
+        FAIL("no column " << name);
+        throw;
+    };
+    const auto& series = std::get<std::vector<std::string>>(column("series"));
+    const auto& family = std::get<std::vector<std::string>>(column("family"));
+    const auto& variable = std::get<std::vector<std::string>>(column("variable"));
+    const auto& exponent = std::get<std::vector<double>>(column("exponent"));
+    const auto& low = std::get<std::vector<double>>(column("exponent_low"));
+    const auto& high = std::get<std::vector<double>>(column("exponent_high"));
+    const auto& predicted = std::get<std::vector<double>>(column("predicted"));
+    int checked = 0;
+    for (std::size_t i = 0; i < series.size(); ++i) {
+        if (variable[i] != "data.samples" || family[i] != "ewa") continue;
+        const std::string row = claims_row(md, {"CBS ∝ n^", "series '" + series[i] + "', ewa"});
+        INFO(row);
+        REQUIRE(!row.empty());
+        CHECK(row.find(fmt::format("| {:.3f} |", predicted[i])) != std::string::npos);
+        CHECK(row.find(fmt::format("| {:.3f} |", exponent[i])) != std::string::npos);
+        CHECK(row.find(fmt::format("[{:.3f}, {:.3f}]", low[i], high[i])) != std::string::npos);
+        // Verdict rule (report.py): the prediction inside the 95% interval widened by 0.05.
+        const bool holds = low[i] - 0.05 <= predicted[i] && predicted[i] <= high[i] + 0.05;
+        CHECK(row.find(holds ? "| holds |" : "| fails |") != std::string::npos);
+        ++checked;
+    }
+    CHECK(checked == 1);
+    for (const char* f : {"sgd", "momentum", "ewa"}) {
+        const std::string row =
+            claims_row(md, {"CBS flat in model size M", std::string("'model', ") + f});
+        INFO(f);
+        CHECK(!row.empty());
+        CHECK((row.find("| holds |") != std::string::npos ||
+               row.find("| fails |") != std::string::npos));
+    }
+    // Claims without data in this file say so instead of inventing a verdict.
+    CHECK(claims_row(md, {"CBS flat in width under muP", "| no data |"}) != "");
+    CHECK(claims_row(md, {"LM CBS grows with data", "| no data |"}) != "");
+    CHECK(fs::exists(dir / "claims.json"));
+}
+
+// cbs report: a missing Python module names the Debian package; nothing is written
+void check_missing_module() {
+    const fs::path wrapper = scratch() / "python-without-site";
+    {
+        // -S skips the site module, so Debian's dist-packages (numpy, h5py, ...) are not found.
+        std::ofstream w(wrapper);
+        w << "#!/bin/sh\nexec /usr/bin/python3 -S \"$@\"\n";
+    }
+    fs::permissions(wrapper, fs::perms::owner_all);
+    const fs::path out = scratch() / "no-module-report";
+    fs::remove_all(out);
+    const Result r = run_cbs("report " + small_study().string() + " --out " + out.string(),
+                             "CBS_PYTHON=" + wrapper.string());
+    CHECK(r.code == 2);
+    CHECK(r.err.rfind("cbs: error: ", 0) == 0);
+    CHECK(r.err.find("install Debian's package python3-") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK_FALSE(fs::exists(out));
+}
+
+// cbs report: bad study files are refused; a good report replaces the old one whole
+void check_bad_inputs() {
+    const fs::path out = scratch() / "replaced-report";
+    fs::remove_all(out);
+    const Result missing = run_cbs("report /nonexistent/x.h5 --out " + out.string());
+    CHECK(missing.code == 2);
+    CHECK(missing.err.find("/nonexistent/x.h5") != std::string::npos);
+    const fs::path not_h5 = scratch() / "not-hdf5.h5";
+    std::ofstream(not_h5) << "hello\n";
+    const Result foreign = run_cbs("report " + not_h5.string() + " --out " + out.string());
+    CHECK(foreign.code == 2);
+    CHECK(foreign.err.find(not_h5.string()) != std::string::npos);
+    CHECK_FALSE(fs::exists(out));
+
+    fs::create_directories(out);
+    std::ofstream(out / "stale.txt") << "from an earlier report\n";
+    REQUIRE(run_cbs("report --quiet " + small_study().string() + " --out " + out.string()).code ==
+            0);
+    CHECK(fs::exists(out / "report.html"));
+    CHECK_FALSE(fs::exists(out / "stale.txt"));
+    for (const auto& entry : fs::directory_iterator(scratch()))
+        CHECK(entry.path().filename().string().find(".partial") == std::string::npos);
+}
+
+} // namespace
+
+// One test case, so the small study behind every section is simulated once per process.
+TEST_CASE("cbs report: figures, claims, missing modules and bad inputs", "[report]") {
+    SECTION("cbs run leaves a report whose figures are valid PNGs referenced from both files") {
+        check_figures();
+    }
+    SECTION(
+        "report claims table carries the study's fitted exponents with rule-following verdicts") {
+        check_claims();
+    }
+    SECTION("cbs report: a missing Python module names the Debian package; nothing is written") {
+        check_missing_module();
+    }
+    SECTION("cbs report: bad study files are refused; a good report replaces the old one whole") {
+        check_bad_inputs();
+    }
+}
