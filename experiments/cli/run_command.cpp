@@ -4,7 +4,7 @@
 #include "experiments/report.hpp"
 #include "experiments/run_output.hpp"
 #include "experiments/study.hpp"
-#include "simulators/recursion.hpp"
+#include "experiments/sweep.hpp"
 #include "theory/check.hpp"
 
 #include <CLI/CLI.hpp>
@@ -307,7 +307,7 @@ int run_run_command(const RunArgs& args) {
             o.momentum = b.momentum;
             o.ewa_decay = b.ewa_decay;
             o.record_points = 60;
-            data::RunRecord run = make_run_record(o, sim::simulate_recursion(o));
+            data::RunRecord run = make_run_record(o, simulate_any(o));
             run.attrs["study.series"] = g.series;
             run.attrs["study.group"] = g.label;
             run.attrs["study.family"] = std::string(to_string(g.family));
