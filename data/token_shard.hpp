@@ -41,10 +41,10 @@ std::vector<std::uint32_t> read_token_shard(const std::filesystem::path& path);
 /// What a shard's header says, after the same validation as read_token_shard (magic, version,
 /// file size) but without reading the tokens.
 struct TokenShardInfo {
-    std::int32_t version = 0;     ///< 1 (uint16 tokens) or 2 (uint32 tokens)
-    std::int64_t num_tokens = 0;  ///< header[2]
-    int bytes_per_token = 0;      ///< 2 or 4
-    std::int64_t file_bytes = 0;  ///< kShardHeaderBytes + num_tokens * bytes_per_token
+    std::int32_t version = 0;    ///< 1 (uint16 tokens) or 2 (uint32 tokens)
+    std::int64_t num_tokens = 0; ///< header[2]
+    int bytes_per_token = 0;     ///< 2 or 4
+    std::int64_t file_bytes = 0; ///< kShardHeaderBytes + num_tokens * bytes_per_token
 };
 
 /// Validates a shard's header and size. Throws cbs::UserError on any problem.

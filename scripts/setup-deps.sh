@@ -6,6 +6,7 @@ packages=(
     build-essential cmake ninja-build pkg-config git
     libeigen3-dev libboost-math-dev libhdf5-dev catch2
     libtomlplusplus-dev libcli11-dev libfmt-dev
+    libsentencepiece-dev zlib1g-dev # data/: tokenizers, gzip inputs (cbs prepare-data)
     python3 python3-numpy python3-h5py python3-matplotlib # `cbs report` figures (matplotlib)
     libopenmpi-dev openmpi-bin # optional: `mpirun -np K cbs sweep` (CMake finds MPI if present)
 )
