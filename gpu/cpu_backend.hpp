@@ -1,0 +1,42 @@
+// The CPU reference backend: fp32 state on the host, the model of cpu_model.hpp, the optimizer
+// of optimizer.hpp. Slow but exact and available everywhere; every device backend is checked
+// against it.
+#pragma once
+
+#include "gpu/backend.hpp"
+#include "gpu/cpu_model.hpp"
+
+namespace cbs::lm {
+
+class CpuBackend final : public LmBackend {
+public:
+    CpuBackend(const ModelConfig& config, const std::vector<double>& ewa_decays);
+
+    std::string name() const override { return "cpu"; }
+    const ModelConfig& config() const override { return config_; }
+    const ParamLayout& layout() const override { return layout_; }
+    const std::vector<double>& ewa_decays() const override { return decays_; }
+    void set_state(StateRef which, std::span<const float> host) override;
+    void get_state(StateRef which, std::span<float> host) const override;
+    void zero_grad() override;
+    double forward_backward(std::span<const std::uint32_t> tokens, std::int64_t batch,
+                            double grad_scale) override;
+    double grad_norm_squared() override;
+    void optimizer_step(const OptimizerStep& step) override;
+    double evaluate(std::span<const std::uint32_t> tokens, std::int64_t batch, int ewa_index,
+                    std::int64_t updates) override;
+
+private:
+    std::vector<float>& buffer(StateRef which);
+    const std::vector<float>& buffer(StateRef which) const;
+
+    ModelConfig config_;
+    ParamLayout layout_;
+    std::vector<double> decays_;
+    CpuTransformer<float> model_;
+    std::vector<float> params_, grads_, m_, v_; // (layout.total) each
+    std::vector<std::vector<float>> ewa_;       // one (layout.total) buffer per decay
+    std::vector<float> scratch_;                // bias-corrected EWA weights for evaluation
+};
+
+} // namespace cbs::lm

@@ -1,0 +1,106 @@
+// Bad input is refused with a one-line cbs::UserError naming the key, the value and the rule.
+#include "gpu/train_loop.hpp"
+#include "lm_test_util.hpp"
+#include "theory/check.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace cbs::lm;
+using namespace lmtest;
+
+namespace {
+std::string refusal(const std::vector<std::pair<std::string, std::string>>& entries) {
+    try {
+        resolve_lm_options(entries);
+    } catch (const cbs::UserError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+std::string training_refusal(const LmOptions& o) {
+    try {
+        TrainControls c;
+        c.quiet = true;
+        train_lm(o, c);
+    } catch (const cbs::UserError& e) {
+        return e.what();
+    }
+    return "";
+}
+} // namespace
+
+TEST_CASE("LM options: unknown keys and violated rules are refused by name", "[lm]") {
+    const std::pair<std::string, std::string> train{"data.train", "t.bin"},
+        val{"data.val", "v.bin"};
+    CHECK(refusal({train, val, {"no.such.key", "1"}}) ==
+          "`no.such.key` = 1: unknown key; `cbs train-lm --help` lists the keys");
+    CHECK(refusal({train, val, {"batch", "16"}, {"micro_batch", "3"}}) ==
+          "`micro_batch` = 3: must divide `batch` = 16");
+    CHECK(refusal({train, val, {"model.heads", "3"}}).find("`model.heads` = 3") == 0);
+    CHECK(
+        refusal({train, val, {"model.d_model", "12"}, {"model.heads", "4"}}).find("must be even") !=
+        std::string::npos);
+    CHECK(refusal({train, val, {"ewa.decays", "[0.9, 1.0]"}}).find("`ewa.decays`") == 0);
+    CHECK(refusal({train, val, {"lr", "fast"}}) == "`lr` = fast: must be a finite number");
+    CHECK(refusal({train, val, {"schedule", "linear"}}) ==
+          "`schedule` = linear: must be constant, cosine or wsd");
+    CHECK(refusal({train, val, {"model.parameterization", "ntk"}}) ==
+          "`model.parameterization` = ntk: must be sp or mup");
+    CHECK(refusal({train, val, {"simulator", "recursion"}}).find("`simulator`") == 0);
+    CHECK(refusal({val}).find("`data.train`") == 0);
+    CHECK(refusal({train, val, {"backend", "tpu"}}) == "`backend` = tpu: must be cpu or cuda");
+    // Accepted: a full valid set, lists in either spelling, simulator = lm.
+    const LmOptions o = resolve_lm_options({train,
+                                            val,
+                                            {"simulator", "lm"},
+                                            {"ewa.decays", "0.9, 0.99"},
+                                            {"batch", "8"},
+                                            {"micro_batch", "4"},
+                                            {"model.parameterization", "mup"}});
+    CHECK(o.ewa_decays == std::vector<double>{0.9, 0.99});
+    CHECK(o.micro_batch_size() == 4);
+    // The resolved TOML round-trips through the key table.
+    CHECK(to_toml(o).find("ewa.decays = [0.9, 0.99]") != std::string::npos);
+}
+
+TEST_CASE("LM training refuses missing, corrupt and out-of-vocabulary shards", "[lm]") {
+    const fs::path dir = scratch_dir("bad_shards");
+    write_split(dir, synthetic_tokens(5000, 64, 1), 64);
+    LmOptions o = small_options(dir);
+
+    LmOptions missing = o;
+    missing.train_path = (dir / "nope.bin").string();
+    CHECK(training_refusal(missing).find("nope.bin") != std::string::npos);
+
+    // Truncated: cut the val shard in the middle of its tokens.
+    const fs::path cut = dir / "cut.bin";
+    fs::copy_file(dir / "val.bin", cut, fs::copy_options::overwrite_existing);
+    fs::resize_file(cut, fs::file_size(cut) - 7);
+    LmOptions truncated = o;
+    truncated.val_path = cut.string();
+    CHECK(training_refusal(truncated).find("cut.bin") != std::string::npos);
+
+    // Foreign file: not a shard at all.
+    const fs::path foreign = dir / "foreign.bin";
+    {
+        std::ofstream f(foreign, std::ios::binary);
+        f << std::string(4096, 'x');
+    }
+    LmOptions not_shard = o;
+    not_shard.train_path = foreign.string();
+    CHECK(training_refusal(not_shard).find("foreign.bin") != std::string::npos);
+
+    // Tokens outside the model's vocabulary (vocab 64 shard, model.vocab 32).
+    LmOptions small_vocab = o;
+    small_vocab.model.vocab = 32;
+    const std::string msg = training_refusal(small_vocab);
+    CHECK(msg.find("`data.train`") == 0);
+    CHECK(msg.find("outside `model.vocab` = 32") != std::string::npos);
+
+    // A shard shorter than one sequence.
+    cbs::data::write_token_shard(dir / "short.bin", std::vector<std::uint32_t>(5, 1), 64);
+    LmOptions too_short = o;
+    too_short.val_path = (dir / "short.bin").string();
+    CHECK(training_refusal(too_short).find("fewer than model.context + 1") != std::string::npos);
+}
