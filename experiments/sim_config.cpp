@@ -54,7 +54,40 @@ struct Key {
     const char* help;
     std::function<void(SimOptions&, const std::string& key, const std::string& text)> set;
     std::function<data::AttrValue(const SimOptions&)> get;
+    bool widenet_only = false; ///< only meaningful (and only written) with simulator = widenet
 };
+
+/// Number key on a field of SimOptions::net (simulator = widenet only).
+template <typename Field>
+Key net_key(const char* name, const char* help, Field sim::NetOptions::*field) {
+    Key k{name, help, nullptr, nullptr, true};
+    if constexpr (std::is_same_v<Field, double>) {
+        k.set = [field](SimOptions& o, const std::string& key, const std::string& t) {
+            o.net.*field = parse_double(key, t);
+        };
+    } else {
+        k.set = [field](SimOptions& o, const std::string& key, const std::string& t) {
+            o.net.*field = parse_int(key, t);
+        };
+    }
+    k.get = [field](const SimOptions& o) { return data::AttrValue(o.net.*field); };
+    return k;
+}
+
+/// Choice key on a field of SimOptions::net, with its parse / to_string pair.
+template <typename Enum>
+Key net_choice_key(const char* name, const char* help, Enum sim::NetOptions::*field,
+                   Enum (*parse)(const std::string&, const std::string&),
+                   const char* (*text)(Enum)) {
+    return Key{name, help,
+               [field, parse](SimOptions& o, const std::string& key, const std::string& t) {
+                   o.net.*field = parse(key, t);
+               },
+               [field, text](const SimOptions& o) {
+                   return data::AttrValue(std::string(text(o.net.*field)));
+               },
+               true};
+}
 
 template <typename Field>
 Key number_key(const char* name, const char* help, Field SimOptions::*field) {
@@ -134,7 +167,9 @@ const std::vector<Key>& keys() {
         t.push_back(number_key("decay.final_fraction",
                                "cosine/wsd: final LR as a fraction of the peak, [0, 1]",
                                &SimOptions::final_lr_fraction));
-        t.push_back(Key{"simulator", "recursion (exact expected risk) | montecarlo (sampled SGD)",
+        t.push_back(Key{"simulator",
+                        "recursion (exact expected risk) | montecarlo (sampled SGD) | widenet "
+                        "(networks of width net.width)",
                         [](SimOptions& o, const std::string& key, const std::string& text) {
                             o.simulator = sim::parse_simulator(key, text);
                         },
@@ -166,13 +201,60 @@ const std::vector<Key>& keys() {
         t.push_back(number_key("quadrature.tol",
                                "recursion: requested relative accuracy of the risk, [1e-12, 1e-2]",
                                &SimOptions::tolerance));
-        t.push_back(number_key("seed", "montecarlo: base random seed (>= 0)", &SimOptions::seed));
+        t.push_back(
+            number_key("seed", "montecarlo/widenet: base random seed (>= 0)", &SimOptions::seed));
         t.push_back(number_key("montecarlo.seeds", "montecarlo: independent runs averaged (>= 2)",
                                &SimOptions::mc_seeds));
         t.push_back(
             number_key("divergence.factor",
                        "a run has diverged once its risk exceeds factor * initial risk (> 1)",
                        &SimOptions::divergence_factor));
+        // simulator = widenet (simulators/widenet.hpp); refused with the other simulators.
+        t.push_back(
+            net_key("net.width", "widenet: hidden width N, [2, 16384]", &sim::NetOptions::width));
+        t.push_back(
+            net_key("net.depth", "widenet: hidden layers, 1 | 2 | 3", &sim::NetOptions::depth));
+        t.push_back(net_choice_key("net.activation", "widenet: relu | gelu | tanh",
+                                   &sim::NetOptions::activation, &sim::parse_activation,
+                                   &sim::to_string));
+        t.push_back(net_choice_key(
+            "net.param", "widenet: parameterization sp | mup | ntk (THEORY.md section 4)",
+            &sim::NetOptions::param, &sim::parse_parameterization, &sim::to_string));
+        t.push_back(net_key("net.base_width",
+                            "widenet: width at which mup/ntk equal sp (LR multipliers are 1)",
+                            &sim::NetOptions::base_width));
+        t.push_back(Key{"net.zero_readout",
+                        "widenet: 1 = output weights start at zero, 0 = random (table init)",
+                        [](SimOptions& o, const std::string& key, const std::string& text) {
+                            const std::int64_t v = parse_int(key, text);
+                            if (v != 0 && v != 1) refuse(key, text, "must be 0 or 1");
+                            o.net.zero_readout = v == 1;
+                        },
+                        [](const SimOptions& o) {
+                            return data::AttrValue(std::int64_t{o.net.zero_readout ? 1 : 0});
+                        },
+                        true});
+        t.push_back(net_key("net.input_dim",
+                            "widenet: input dimension d, x ~ N(0, diag(i^-a)), [1, 4096]",
+                            &sim::NetOptions::input_dim));
+        t.push_back(net_choice_key("optimizer", "widenet: sgd (heavy ball with momentum) | adam",
+                                   &sim::NetOptions::optimizer, &sim::parse_optimizer,
+                                   &sim::to_string));
+        t.push_back(net_key("adam.beta1", "widenet adam: first-moment decay, [0, 1)",
+                            &sim::NetOptions::adam_beta1));
+        t.push_back(net_key("adam.beta2", "widenet adam: second-moment decay, [0, 1)",
+                            &sim::NetOptions::adam_beta2));
+        t.push_back(net_key("adam.eps", "widenet adam: denominator floor (> 0)",
+                            &sim::NetOptions::adam_eps));
+        t.push_back(net_choice_key(
+            "task", "widenet: linear (teacher w* with the source condition) | teacher (random net)",
+            &sim::NetOptions::task, &sim::parse_task, &sim::to_string));
+        t.push_back(net_key("teacher.width", "widenet task = teacher: teacher hidden width",
+                            &sim::NetOptions::teacher_width));
+        t.push_back(net_key("net.seeds", "widenet: independent networks averaged, [1, 4096]",
+                            &sim::NetOptions::seeds));
+        t.push_back(net_key("eval.samples", "widenet: fixed held-out set size, [16, 1e7]",
+                            &sim::NetOptions::eval_samples));
         return t;
     }();
     return table;
@@ -196,6 +278,7 @@ std::vector<KeyInfo> simulation_keys() {
 
 sim::SimOptions resolve_sim_options(const ConfigEntries& entries) {
     SimOptions o;
+    const ConfigEntry* widenet_entry = nullptr; // first widenet-only key given
     for (const ConfigEntry& e : entries) {
         const Key* found = nullptr;
         for (const Key& k : keys())
@@ -205,14 +288,21 @@ sim::SimOptions resolve_sim_options(const ConfigEntries& entries) {
                    fmt::format("unknown key (from {}); `cbs simulate --help` lists the keys",
                                e.source));
         found->set(o, e.key, e.value);
+        if (found->widenet_only && widenet_entry == nullptr) widenet_entry = &e;
     }
+    if (widenet_entry != nullptr && o.simulator != sim::SimulatorKind::widenet)
+        refuse(widenet_entry->key, widenet_entry->value,
+               fmt::format("applies only to simulator = widenet (simulator = {})",
+                           sim::to_string(o.simulator)));
     o.validate();
     return o;
 }
 
 std::string to_toml(const sim::SimOptions& options) {
     std::string text;
+    const bool widenet = options.simulator == sim::SimulatorKind::widenet;
     for (const Key& k : keys()) {
+        if (k.widenet_only && !widenet) continue; // other simulators' files stay as they were
         const data::AttrValue v = k.get(options);
         const bool quoted = std::holds_alternative<std::string>(v) &&
                             !(std::string(k.name) == "model.size"); // inf is a TOML float
@@ -224,8 +314,9 @@ std::string to_toml(const sim::SimOptions& options) {
 
 std::vector<std::pair<std::string, data::AttrValue>> to_attributes(const sim::SimOptions& options) {
     std::vector<std::pair<std::string, data::AttrValue>> out;
+    const bool widenet = options.simulator == sim::SimulatorKind::widenet;
     for (const Key& k : keys())
-        out.emplace_back(k.name, k.get(options));
+        if (!k.widenet_only || widenet) out.emplace_back(k.name, k.get(options));
     return out;
 }
 

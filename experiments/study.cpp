@@ -2,7 +2,6 @@
 
 #include "experiments/sim_config.hpp"
 #include "experiments/sweep.hpp"
-#include "simulators/recursion.hpp"
 #include "theory/check.hpp"
 #include "theory/rates.hpp"
 
@@ -67,7 +66,10 @@ std::string group_label(const ConfigEntries& overrides) {
     std::string label;
     for (const ConfigEntry& e : overrides) {
         if (!label.empty()) label += " ";
-        const std::string key = e.key == "data.samples" ? "n" : e.key == "model.size" ? "M" : e.key;
+        const std::string key = e.key == "data.samples" ? "n"
+                                : e.key == "model.size" ? "M"
+                                : e.key == "net.width"  ? "N"
+                                                        : e.key;
         label += key + "=" + e.value;
     }
     return label.empty() ? "base" : label;
@@ -152,6 +154,12 @@ sim::SimOptions cell_options(const sim::SimOptions& base, const Cell& c, double 
     o.record_points = 2;
     o.record_every = 0;
     return o;
+}
+
+/// Recorded points of a phase-2 run. The recursion tracks the target online at every step, so
+/// it needs none; wide networks find the crossing between recorded steps, so they record densely.
+std::int64_t phase2_record_points(const sim::SimOptions& o) {
+    return o.simulator == sim::SimulatorKind::widenet ? 40 : 2;
 }
 
 } // namespace
@@ -282,9 +290,9 @@ StudySpec parse_study(const ConfigEntries& entries) {
             if (o.samples <= 0)
                 refuse("data.samples", std::to_string(o.samples),
                        "every study group needs a data budget (data.samples > 0), series " + name);
-            if (o.simulator != sim::SimulatorKind::recursion)
+            if (o.simulator == sim::SimulatorKind::montecarlo)
                 refuse("simulator", sim::to_string(o.simulator),
-                       "cbs run measures with simulator = recursion");
+                       "cbs run measures with simulator = recursion or widenet");
         }
         s.series.push_back(std::move(series));
     }
@@ -362,7 +370,7 @@ StudyResult run_study(const StudySpec& spec,
             o.horizon = 1.0;
             o.target_risk = 0.0;
             ++c.runs;
-            const sim::Curve curve = sim::simulate_recursion(o);
+            const sim::Curve curve = simulate_any(o);
             return curve.diverged || curve.step.empty() || curve.step.back() != o.budget_steps()
                        ? kInf
                        : curve.risk_ewa.back();
@@ -395,8 +403,9 @@ StudyResult run_study(const StudySpec& spec,
                 sim::SimOptions o = cell_options(g.options, c, log_lr);
                 o.horizon = spec.horizon;
                 o.target_risk = g.target;
+                o.record_points = phase2_record_points(o);
                 ++c.runs;
-                const sim::Curve curve = sim::simulate_recursion(o);
+                const sim::Curve curve = simulate_any(o);
                 if (curve.target_step > 0) return curve.target_step_interp;
                 if (curve.diverged || curve.risk_ewa.empty()) return kInf;
                 // Not reached: a penalty above the step cap that still ranks runs by how close
@@ -477,19 +486,26 @@ StudyResult run_study(const StudySpec& spec,
         for (Family f : spec.families) {
             // CBS vs n and vs M; and, vs n, the optimal risk R_opt and the optimal effective
             // time T* = lr_eff * f(B_opt), whose exponents THEORY.md section 3 also predicts.
-            for (const char* variable : {"data.samples", "model.size", "r_opt", "t_star"}) {
+            for (const char* variable :
+                 {"data.samples", "model.size", "net.width", "r_opt", "t_star"}) {
                 FitResult fr;
                 fr.series = series.name;
                 fr.family = f;
                 fr.variable = variable;
                 const bool versus_m = fr.variable == "model.size";
-                std::set<double> a_values, b_values, other;
+                const bool versus_width = fr.variable == "net.width";
+                std::set<double> a_values, b_values;
+                std::set<std::pair<double, double>> other; // what must stay fixed along x
                 for (const GroupResult& g : result.groups) {
                     if (g.series != series.name || g.family != f || !g.measurable) continue;
-                    const double x =
-                        versus_m ? g.options.model_size : static_cast<double>(g.options.samples);
-                    other.insert(versus_m ? static_cast<double>(g.options.samples)
-                                          : g.options.model_size);
+                    const bool widenet = g.options.simulator == sim::SimulatorKind::widenet;
+                    if (versus_width && !widenet) continue;
+                    const auto n = static_cast<double>(g.options.samples);
+                    const auto width = widenet ? static_cast<double>(g.options.net.width) : 0.0;
+                    const double x = versus_m ? g.options.model_size : versus_width ? width : n;
+                    other.insert(versus_m || versus_width
+                                     ? std::pair{n, versus_m ? width : g.options.model_size}
+                                     : std::pair{g.options.model_size, width});
                     double y = g.cbs.study;
                     if (fr.variable == "r_opt") y = g.r_opt;
                     if (fr.variable == "t_star") {
@@ -517,7 +533,8 @@ StudyResult run_study(const StudySpec& spec,
                     if (fr.variable == "r_opt") fr.predicted = -theory::optimal_risk_exponent(a, b);
                     if (fr.variable == "t_star") fr.predicted = theory::optimal_time_exponent(a, b);
                 }
-                if (versus_m) fr.predicted = 0.0; // flat once M >> k*(T*(n))
+                if (versus_m) fr.predicted = 0.0;     // flat once M >> k*(T*(n))
+                if (versus_width) fr.predicted = 0.0; // μP: flat once the curves have converged
                 result.fits.push_back(std::move(fr));
             }
         }

@@ -28,6 +28,11 @@
 //   study.bootstrap            bootstrap resamples for the CBS intervals
 //   series.<name>.<key>        a series of groups: overrides of simulation keys; list values are
 //                              axes (their cartesian product gives the series' groups)
+//
+// Simulators: recursion (exact; the target is tracked online at every step) or widenet (networks;
+// phase-2 runs record 40 log-spaced steps and the target crossing is interpolated between them,
+// see simulators/widenet.hpp). A series sweeping net.width at fixed n is fitted as CBS vs width
+// (variable "net.width", predicted exponent 0 under μP).
 #pragma once
 
 #include "experiments/cbs_estimators.hpp"
@@ -104,7 +109,7 @@ struct GroupResult {
 struct FitResult {
     std::string series;
     Family family = Family::sgd;
-    std::string variable; ///< "data.samples" or "model.size"
+    std::string variable; ///< "data.samples", "model.size", "net.width", "r_opt" or "t_star"
     PowerLawFit fit;
     double predicted = 0;      ///< THEORY.md exponent (NaN if none applies)
     std::vector<double> x, y;  ///< the fitted points

@@ -22,6 +22,7 @@
 #include "experiments/run_output.hpp"
 #include "simulators/montecarlo.hpp"
 #include "simulators/recursion.hpp"
+#include "simulators/widenet.hpp"
 #include "theory/check.hpp"
 
 #include <algorithm>
@@ -335,8 +336,15 @@ SweepSummary run_sweep(const std::vector<sim::SimOptions>& runs, RunStore& store
 }
 
 sim::Curve simulate_any(const sim::SimOptions& options) {
-    return options.simulator == sim::SimulatorKind::recursion ? sim::simulate_recursion(options)
-                                                              : sim::simulate_montecarlo(options);
+    switch (options.simulator) {
+    case sim::SimulatorKind::recursion:
+        return sim::simulate_recursion(options);
+    case sim::SimulatorKind::montecarlo:
+        return sim::simulate_montecarlo(options);
+    case sim::SimulatorKind::widenet:
+        return sim::simulate_widenet(options);
+    }
+    CBS_CHECK(false, "unknown simulator");
 }
 
 } // namespace cbs::exp

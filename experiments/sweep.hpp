@@ -60,7 +60,7 @@ SweepSummary run_sweep(const std::vector<sim::SimOptions>& runs, RunStore& store
                        const std::function<sim::Curve(const sim::SimOptions&)>& simulate,
                        double checkpoint_interval_s = 5.0);
 
-/// The simulator the options name (recursion or Monte Carlo).
+/// The simulator the options name (recursion, Monte Carlo or wide networks).
 sim::Curve simulate_any(const sim::SimOptions& options);
 
 } // namespace cbs::exp

@@ -21,6 +21,38 @@ template <typename T>
 [[noreturn]] void refuse(const char* key, T value, const char* rule) {
     throw UserError(std::string("`") + key + "` = " + shortest(value) + ": " + rule);
 }
+void validate_widenet(const SimOptions& o) {
+    const NetOptions& n = o.net;
+    if (n.width < 2 || n.width > 16384)
+        refuse("net.width", n.width, "must be an integer in [2, 16384]");
+    if (n.depth < 1 || n.depth > 3) refuse("net.depth", n.depth, "must be 1, 2 or 3 hidden layers");
+    if (n.base_width < 1 || n.base_width > 16384)
+        refuse("net.base_width", n.base_width, "must be an integer in [1, 16384]");
+    if (n.input_dim < 1 || n.input_dim > 4096)
+        refuse("net.input_dim", n.input_dim, "must be an integer in [1, 4096]");
+    if (!(n.adam_beta1 >= 0.0 && n.adam_beta1 < 1.0))
+        refuse("adam.beta1", n.adam_beta1, "must be in [0, 1)");
+    if (!(n.adam_beta2 >= 0.0 && n.adam_beta2 < 1.0))
+        refuse("adam.beta2", n.adam_beta2, "must be in [0, 1)");
+    if (!(n.adam_eps > 0.0) || !std::isfinite(n.adam_eps))
+        refuse("adam.eps", n.adam_eps, "must be a finite number > 0");
+    if (n.teacher_width < 1 || n.teacher_width > 4096)
+        refuse("teacher.width", n.teacher_width, "must be an integer in [1, 4096]");
+    if (n.seeds < 1 || n.seeds > 4096)
+        refuse("net.seeds", n.seeds, "must be an integer in [1, 4096]");
+    if (n.eval_samples < 16 || n.eval_samples > 10'000'000)
+        refuse("eval.samples", n.eval_samples, "must be an integer in [16, 1e7]");
+    if (n.optimizer == Optimizer::adam && o.momentum != 0.0)
+        refuse("momentum", o.momentum,
+               "must be 0 with optimizer = adam (its first moment is adam.beta1)");
+    if (o.precond_power != 0.0)
+        refuse("precond.power", o.precond_power,
+               "must be 0 for simulator = widenet (use optimizer = adam)");
+    if (!std::isinf(o.model_size))
+        refuse("model.size", o.model_size,
+               "does not apply to simulator = widenet (the model size is net.width)");
+}
+
 } // namespace
 
 std::int64_t SimOptions::budget_steps() const {
@@ -75,6 +107,7 @@ void SimOptions::validate() const {
                "must be an integer <= 100000 for simulator = montecarlo (finite dimension)");
     const std::int64_t total = total_steps();
     if (total > 1'000'000'000) refuse("steps", total, "must be <= 1e9 steps");
+    if (simulator == SimulatorKind::widenet) validate_widenet(*this);
 }
 
 const char* to_string(Schedule s) {
@@ -90,7 +123,47 @@ const char* to_string(Schedule s) {
 }
 
 const char* to_string(SimulatorKind s) {
-    return s == SimulatorKind::recursion ? "recursion" : "montecarlo";
+    switch (s) {
+    case SimulatorKind::recursion:
+        return "recursion";
+    case SimulatorKind::montecarlo:
+        return "montecarlo";
+    case SimulatorKind::widenet:
+        return "widenet";
+    }
+    return "?";
+}
+
+const char* to_string(Activation a) {
+    switch (a) {
+    case Activation::relu:
+        return "relu";
+    case Activation::gelu:
+        return "gelu";
+    case Activation::tanh:
+        return "tanh";
+    }
+    return "?";
+}
+
+const char* to_string(Parameterization p) {
+    switch (p) {
+    case Parameterization::sp:
+        return "sp";
+    case Parameterization::mup:
+        return "mup";
+    case Parameterization::ntk:
+        return "ntk";
+    }
+    return "?";
+}
+
+const char* to_string(Optimizer o) {
+    return o == Optimizer::sgd ? "sgd" : "adam";
+}
+
+const char* to_string(NetTask t) {
+    return t == NetTask::linear ? "linear" : "teacher";
 }
 
 Schedule parse_schedule(const std::string& key, const std::string& text) {
@@ -103,7 +176,34 @@ Schedule parse_schedule(const std::string& key, const std::string& text) {
 SimulatorKind parse_simulator(const std::string& key, const std::string& text) {
     if (text == "recursion") return SimulatorKind::recursion;
     if (text == "montecarlo") return SimulatorKind::montecarlo;
-    throw UserError("`" + key + "` = " + text + ": must be one of recursion, montecarlo");
+    if (text == "widenet") return SimulatorKind::widenet;
+    throw UserError("`" + key + "` = " + text + ": must be one of recursion, montecarlo, widenet");
+}
+
+Activation parse_activation(const std::string& key, const std::string& text) {
+    if (text == "relu") return Activation::relu;
+    if (text == "gelu") return Activation::gelu;
+    if (text == "tanh") return Activation::tanh;
+    throw UserError("`" + key + "` = " + text + ": must be one of relu, gelu, tanh");
+}
+
+Parameterization parse_parameterization(const std::string& key, const std::string& text) {
+    if (text == "sp") return Parameterization::sp;
+    if (text == "mup") return Parameterization::mup;
+    if (text == "ntk") return Parameterization::ntk;
+    throw UserError("`" + key + "` = " + text + ": must be one of sp, mup, ntk");
+}
+
+Optimizer parse_optimizer(const std::string& key, const std::string& text) {
+    if (text == "sgd") return Optimizer::sgd;
+    if (text == "adam") return Optimizer::adam;
+    throw UserError("`" + key + "` = " + text + ": must be one of sgd, adam");
+}
+
+NetTask parse_task(const std::string& key, const std::string& text) {
+    if (text == "linear") return NetTask::linear;
+    if (text == "teacher") return NetTask::teacher;
+    throw UserError("`" + key + "` = " + text + ": must be one of linear, teacher");
 }
 
 } // namespace cbs::sim

@@ -1,6 +1,7 @@
-// Options of one SGD simulation on power-law least squares (THEORY.md sections 1-2), shared by the
-// exact recursion and the Monte Carlo validator. Field comments give the config key (the names of
-// THEORY.md), the unit and the default; validate() enforces the rules quoted in its messages.
+// Options of one simulation (THEORY.md sections 1-2 and 4), shared by the exact recursion, the
+// Monte Carlo validator and the wide-network simulator (the `net` block, THEORY.md section 4).
+// Field comments give the config key (the names of THEORY.md), the unit and the default;
+// validate() enforces the rules quoted in its messages.
 #pragma once
 
 #include "theory/quadrature.hpp"
@@ -12,8 +13,32 @@
 namespace cbs::sim {
 
 enum class Schedule { constant, cosine, wsd };
-enum class SimulatorKind { recursion, montecarlo };
+enum class SimulatorKind { recursion, montecarlo, widenet };
 enum class RecordMode { all, log };
+
+// Wide-network simulator (simulator = widenet): see simulators/widenet.hpp for the contract.
+enum class Activation { relu, gelu, tanh };
+enum class Parameterization { sp, mup, ntk };
+enum class Optimizer { sgd, adam };
+enum class NetTask { linear, teacher };
+
+struct NetOptions {
+    std::int64_t width = 256;                       ///< net.width: hidden width N; in [2, 16384]
+    std::int64_t depth = 2;                         ///< net.depth: hidden layers; 1, 2 or 3
+    Activation activation = Activation::relu;       ///< net.activation: relu | gelu | tanh
+    Parameterization param = Parameterization::mup; ///< net.param: sp | mup | ntk
+    std::int64_t base_width = 64; ///< net.base_width: width at which mup and ntk equal sp
+    bool zero_readout = false;    ///< net.zero_readout: output weights start at 0 (μP's option)
+    std::int64_t input_dim = 32;  ///< net.input_dim: d, inputs x ~ N(0, diag(i^-a)), i <= d
+    Optimizer optimizer = Optimizer::sgd; ///< optimizer: sgd | adam
+    double adam_beta1 = 0.9;              ///< adam.beta1: first-moment decay in [0, 1)
+    double adam_beta2 = 0.999;            ///< adam.beta2: second-moment decay in [0, 1)
+    double adam_eps = 1e-8;               ///< adam.eps: denominator floor, > 0
+    NetTask task = NetTask::linear;   ///< task: linear (source condition) | teacher (random net)
+    std::int64_t teacher_width = 64;  ///< teacher.width: hidden width of the teacher net
+    std::int64_t seeds = 4;           ///< net.seeds: independent networks averaged; >= 1
+    std::int64_t eval_samples = 4096; ///< eval.samples: fixed held-out set size; >= 16
+};
 
 struct SimOptions {
     // problem
@@ -47,6 +72,8 @@ struct SimOptions {
     std::int64_t mc_seeds = 256;      ///< montecarlo.seeds: independent runs averaged; >= 2
     double divergence_factor = 1e6;   ///< divergence.factor: diverged once risk > factor * R_0
 
+    NetOptions net; ///< simulator = widenet only
+
     /// The data budget in steps: ceil(samples / batch) when samples > 0, else steps.
     std::int64_t budget_steps() const;
     /// Steps run at most: ceil(horizon * budget_steps()) when samples > 0, else steps.
@@ -57,8 +84,16 @@ struct SimOptions {
 
 const char* to_string(Schedule s);
 const char* to_string(SimulatorKind s);
+const char* to_string(Activation a);
+const char* to_string(Parameterization p);
+const char* to_string(Optimizer o);
+const char* to_string(NetTask t);
 /// Parse helpers: throw cbs::UserError naming `key` when `text` is not a valid choice.
 Schedule parse_schedule(const std::string& key, const std::string& text);
 SimulatorKind parse_simulator(const std::string& key, const std::string& text);
+Activation parse_activation(const std::string& key, const std::string& text);
+Parameterization parse_parameterization(const std::string& key, const std::string& text);
+Optimizer parse_optimizer(const std::string& key, const std::string& text);
+NetTask parse_task(const std::string& key, const std::string& text);
 
 } // namespace cbs::sim

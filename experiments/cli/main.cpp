@@ -1,10 +1,13 @@
 // The `cbs` command-line tool: one executable, one subcommand per job (DESIGN.md).
 // Exit codes: 0 success, 2 bad input (one-line message on stderr), 1 internal error.
+#include "experiments/cli/coord_check_command.hpp"
 #include "experiments/cli/measure_command.hpp"
+#include "experiments/cli/prepare_data_command.hpp"
 #include "experiments/cli/report_command.hpp"
 #include "experiments/cli/run_command.hpp"
 #include "experiments/cli/simulate_command.hpp"
 #include "experiments/cli/sweep_command.hpp"
+#include "experiments/cli/train_lm_command.hpp"
 #include "experiments/run_output.hpp"
 #include "experiments/sim_config.hpp"
 #include "theory/check.hpp"
@@ -36,8 +39,14 @@ int main(int argc, char** argv) {
     CLI::App* measure = cbs::exp::add_measure_command(app, measure_args);
     cbs::exp::FitArgs fit_args;
     CLI::App* fit = cbs::exp::add_fit_command(app, fit_args);
+    cbs::exp::TrainLmArgs train_lm_args;
+    CLI::App* train_lm = cbs::exp::add_train_lm_command(app, train_lm_args);
+    cbs::exp::PrepareDataArgs prepare_data_args;
+    CLI::App* prepare_data = cbs::exp::add_prepare_data_command(app, prepare_data_args);
     cbs::exp::ReportArgs report_args;
     CLI::App* report = cbs::exp::add_report_command(app, report_args);
+    cbs::exp::CoordCheckArgs coord_check_args;
+    CLI::App* coord_check = cbs::exp::add_coord_check_command(app, coord_check_args);
 
     try {
         app.parse(argc, argv);
@@ -59,7 +68,10 @@ int main(int argc, char** argv) {
         if (merge->parsed()) return cbs::exp::run_merge_command(merge_args);
         if (measure->parsed()) return cbs::exp::run_measure_command(measure_args);
         if (fit->parsed()) return cbs::exp::run_fit_command(fit_args);
+        if (prepare_data->parsed()) return cbs::exp::run_prepare_data_command(prepare_data_args);
+        if (train_lm->parsed()) return cbs::exp::run_train_lm_command(train_lm_args);
         if (report->parsed()) return cbs::exp::run_report_command(report_args);
+        if (coord_check->parsed()) return cbs::exp::run_coord_check_command(coord_check_args);
     } catch (const cbs::UserError& e) {
         fmt::print(stderr, "cbs: error: {}\n", e.what());
         return 2;

@@ -49,6 +49,12 @@ std::string number_text(double v) {
     return fmt::format("{:.4g}", v);
 }
 
+/// Hidden width N of a wide-network group; NaN for the least-squares simulators.
+double network_width(const sim::SimOptions& o) {
+    return o.simulator == sim::SimulatorKind::widenet ? static_cast<double>(o.net.width)
+                                                      : std::numeric_limits<double>::quiet_NaN();
+}
+
 std::string json_number(double v) {
     if (!std::isfinite(v)) return "null";
     return fmt::format("{}", v);
@@ -92,8 +98,9 @@ data::Table steps_table(const StudyResult& r) {
 
 data::Table estimates_table(const StudyResult& r) {
     std::vector<std::string> series, group, family, note;
-    std::vector<double> n, m, target, r_opt, b_opt, fit_a, fit_b, study, study_low, study_high,
-        direct, direct_low, direct_high, anchor_zero, b_noise, study10, study50, direct10, direct50;
+    std::vector<double> n, m, width, target, r_opt, b_opt, fit_a, fit_b, study, study_low,
+        study_high, direct, direct_low, direct_high, anchor_zero, b_noise, study10, study50,
+        direct10, direct50;
     const double nan = std::numeric_limits<double>::quiet_NaN();
     for (const GroupResult& g : r.groups) {
         series.push_back(g.series);
@@ -102,6 +109,7 @@ data::Table estimates_table(const StudyResult& r) {
         note.push_back(g.note);
         n.push_back(static_cast<double>(g.options.samples));
         m.push_back(g.options.model_size);
+        width.push_back(network_width(g.options));
         target.push_back(g.target);
         r_opt.push_back(g.r_opt);
         const CbsEstimates& c = g.cbs;
@@ -132,6 +140,7 @@ data::Table estimates_table(const StudyResult& r) {
                  {"family", family},
                  {"n", n},
                  {"M", m},
+                 {"width", width},
                  {"target", target},
                  {"r_opt", r_opt},
                  {"b_opt", b_opt},
@@ -151,7 +160,8 @@ data::Table estimates_table(const StudyResult& r) {
                  {"cbs_direct_50", direct50},
                  {"note", note}};
     t.attrs["description"] = std::string(
-        "CBS per group: study = b/(5a) + 1.2 B_opt from f(B) = a + b/B; direct = 20% rule on the "
+        "CBS per group (width = hidden width N for simulator = widenet, else NaN): study = b/(5a) "
+        "+ 1.2 B_opt from f(B) = a + b/B; direct = 20% rule on the "
         "points; anchor_zero = b/(5a); b_noise = b/a; _10/_50 = 10%/50% thresholds; _low/_high = "
         "95% bootstrap interval");
     return t;
@@ -219,6 +229,7 @@ void print_summary(const StudySpec& spec, const StudyResult& r) {
             slopes += number_text(s) + " ";
         const std::string what = f.variable == "data.samples" ? "CBS vs n"
                                  : f.variable == "model.size" ? "CBS vs M"
+                                 : f.variable == "net.width"  ? "CBS vs N"
                                  : f.variable == "r_opt"      ? "R_opt vs n"
                                                               : "T* vs n";
         fmt::print("{:<8} {:<13} {:<13} {:>9.3f} {:>19} {:>10}   {}\n", f.series,

@@ -3,8 +3,7 @@
 #include "experiments/config_source.hpp"
 #include "experiments/run_output.hpp"
 #include "experiments/sim_config.hpp"
-#include "simulators/montecarlo.hpp"
-#include "simulators/recursion.hpp"
+#include "experiments/sweep.hpp"
 #include "simulators/recursion_kernel.hpp"
 #include "theory/check.hpp"
 
@@ -19,7 +18,8 @@ namespace cbs::exp {
 CLI::App* add_simulate_command(CLI::App& app, SimulateArgs& args) {
     CLI::App* cmd = app.add_subcommand(
         "simulate",
-        "Run one simulation (exact risk recursion or Monte Carlo SGD) and print its curve");
+        "Run one simulation (exact risk recursion, Monte Carlo SGD or wide networks) and print its "
+        "curve");
     cmd->add_option("config", args.config_path, "TOML file with configuration keys (optional)");
     cmd->add_option("--set", args.sets, "Override one key: --set key=value (repeatable)")
         ->expected(1)
@@ -73,9 +73,7 @@ int run_simulate(const SimulateArgs& args) {
     if (!args.out_path.empty()) check_output_path(args.out_path);
 
     const auto start = std::chrono::steady_clock::now();
-    const sim::Curve curve = options.simulator == sim::SimulatorKind::recursion
-                                 ? sim::simulate_recursion(options)
-                                 : sim::simulate_montecarlo(options);
+    const sim::Curve curve = simulate_any(options);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -89,6 +87,14 @@ int run_simulate(const SimulateArgs& args) {
     if (options.simulator == sim::SimulatorKind::recursion)
         fmt::print("recursion: {} grid points, kernel {}, {:.3f} s\n", curve.grid_points,
                    sim::step_kernel_name(), seconds);
+    else if (options.simulator == sim::SimulatorKind::widenet)
+        fmt::print("widenet: {} networks, width {}, depth {}, {} {}, {}, optimizer {}, task {}, "
+                   "d = {}, {} held-out samples, {:.3f} s\n",
+                   options.net.seeds, options.net.width, options.net.depth,
+                   sim::to_string(options.net.activation), sim::to_string(options.net.param),
+                   options.net.zero_readout ? "zero readout" : "random readout",
+                   sim::to_string(options.net.optimizer), sim::to_string(options.net.task),
+                   options.net.input_dim, options.net.eval_samples, seconds);
     else
         fmt::print("montecarlo: {} runs of dimension {}, {:.3f} s\n", options.mc_seeds, model,
                    seconds);

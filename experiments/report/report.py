@@ -458,27 +458,32 @@ def figure_ropt(col, writer):
 
 
 def figure_coord_check(col, writer):
+    """cbs coord-check tables (docs/hdf5-schema.md): one row per (param, width, step) with
+    columns h1 ... hL and out; plotted at the last measured step."""
     if not col.coord:
         return
-    params = sorted({r["param"] for r in col.coord if "param" in r})
-    if not params:
-        return
+    last = max(r["step"] for r in col.coord)
+    rows_at = [r for r in col.coord if r["step"] == last]
+    params = sorted({r["param"] for r in rows_at})
+    layers = [k for k in rows_at[0] if k.startswith("h") and k[1:].isdigit()] + ["out"]
     fig, axes = plt.subplots(1, len(params), figsize=(4.6 * len(params), 4.2), squeeze=False,
                              sharey=True)
     for ax, param in zip(axes[0], params):
-        rs = [r for r in col.coord if r.get("param") == param]
-        for layer in sorted({r["layer"] for r in rs}):
-            pts = sorted((r["width"], r["mean_abs"]) for r in rs if r["layer"] == layer)
-            x, y = np.array(pts).T
-            ax.loglog(x, y, "o-", ms=3, label=layer)
-        ax.set_title(param, fontsize=10)
-        ax.set_xlabel("width N")
-        ax.set_ylabel("mean |activation| after k steps")
+        rs = sorted((r for r in rows_at if r["param"] == param), key=lambda r: r["width"])
+        for layer in layers:
+            pts = [(r["width"], r[layer]) for r in rs if finite(r.get(layer)) and r[layer] > 0]
+            if pts:
+                x, y = np.array(pts).T
+                ax.loglog(x, y, "o-", ms=3, label=layer)
+        blown = [int(r["width"]) for r in rs if not all(finite(r.get(k)) for k in layers)]
+        ax.set_title(param + (f" (non-finite at N={blown})" if blown else ""), fontsize=10)
+        ax.set_xlabel("width N (units per hidden layer)")
+        ax.set_ylabel(f"mean |activation| after {int(last)} steps")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     writer.save(fig, "coord_check", "Coordinate check: activation scale vs width",
                 "Under muP every layer's line should be flat across widths; under SP the "
-                "output-side layers grow with width.")
+                "activations grow with width (or blow up: missing points are non-finite).")
 
 
 def figure_width_convergence(col, writer):
