@@ -20,6 +20,9 @@
 #include "experiments/sweep.hpp"
 
 #include "experiments/run_output.hpp"
+#include "experiments/sim_config.hpp"
+#include "gpu/lm_options.hpp"
+#include "gpu/train_loop.hpp"
 #include "simulators/montecarlo.hpp"
 #include "simulators/recursion.hpp"
 #include "simulators/widenet.hpp"
@@ -37,6 +40,7 @@
 #include <set>
 #include <signal.h>
 #include <unordered_set>
+#include <variant>
 
 namespace cbs::exp {
 
@@ -159,6 +163,10 @@ std::vector<std::string> list_items(const std::string& key, const std::string& v
     return items;
 }
 
+bool is_list_valued_key(const std::string& key) {
+    return key == "ewa.decays";
+}
+
 std::vector<ConfigEntries> expand_axes(const ConfigEntries& entries) {
     // Later entries win: keep only the last occurrence of each key, in entry order.
     ConfigEntries kept;
@@ -175,6 +183,7 @@ std::vector<ConfigEntries> expand_axes(const ConfigEntries& entries) {
     for (std::size_t i = 0; i < kept.size(); ++i) {
         const std::string v = trim(kept[i].value);
         if (v.empty() || (v.front() != '[' && v.back() != ']')) continue;
+        if (is_list_valued_key(kept[i].key)) continue; // one value that happens to be a list
         axis_entry.push_back(i);
         axis_values.push_back(list_items(kept[i].key, kept[i].value));
         points *= axis_values.back().size();
@@ -225,6 +234,44 @@ SweepSummary run_sweep(const std::vector<sim::SimOptions>& runs, RunStore& store
                        const ShardSpec& shard, const SweepProgress& progress,
                        const std::function<sim::Curve(const sim::SimOptions&)>& simulate,
                        double checkpoint_interval_s) {
+    std::vector<SweepRun> jobs;
+    jobs.reserve(runs.size());
+    for (const sim::SimOptions& options : runs)
+        jobs.push_back({run_id(options), [&simulate, &options] {
+                            return make_run_record(options, simulate(options));
+                        }});
+    return run_sweep(jobs, store, shard, progress, checkpoint_interval_s);
+}
+
+std::vector<SweepRun> make_sweep_runs(const std::vector<ConfigEntries>& points) {
+    std::vector<SweepRun> runs;
+    runs.reserve(points.size());
+    for (const ConfigEntries& point : points) {
+        std::string simulator;
+        for (const ConfigEntry& e : point)
+            if (e.key == "simulator") simulator = trim(e.value);
+        if (simulator == "lm" || simulator == "\"lm\"") {
+            std::vector<std::pair<std::string, std::string>> entries;
+            for (const ConfigEntry& e : point)
+                entries.emplace_back(e.key, e.value);
+            lm::LmOptions options = lm::resolve_lm_options(entries);
+            runs.push_back({lm::run_id(options), [options] {
+                                lm::TrainControls controls;
+                                controls.quiet = true;
+                                return lm::make_lm_run_record(options,
+                                                              lm::train_lm(options, controls));
+                            }});
+        } else {
+            sim::SimOptions options = resolve_sim_options(point);
+            runs.push_back({run_id(options),
+                            [options] { return make_run_record(options, simulate_any(options)); }});
+        }
+    }
+    return runs;
+}
+
+SweepSummary run_sweep(const std::vector<SweepRun>& runs, RunStore& store, const ShardSpec& shard,
+                       const SweepProgress& progress, double checkpoint_interval_s) {
     CBS_CHECK(shard.count >= 1 && shard.index >= 0 && shard.index < shard.count, "shard ",
               shard.index, "/", shard.count);
     using clock = std::chrono::steady_clock;
@@ -240,7 +287,7 @@ SweepSummary run_sweep(const std::vector<sim::SimOptions>& runs, RunStore& store
     {
         std::unordered_set<std::string> seen;
         for (std::size_t k = 0; k < runs.size(); ++k) {
-            std::string id = run_id(runs[k]);
+            std::string id = runs[k].id;
             if (!seen.insert(id).second) continue;
             if (k % static_cast<std::size_t>(shard.count) != static_cast<std::size_t>(shard.index))
                 continue;
@@ -273,17 +320,20 @@ SweepSummary run_sweep(const std::vector<sim::SimOptions>& runs, RunStore& store
 #pragma omp parallel for schedule(dynamic, 1)
     for (std::int64_t i = 0; i < n; ++i) {
         if (failed.load() || StopSignals::received() != 0) continue; // start no new runs
-        const sim::SimOptions& options = runs[pending[static_cast<std::size_t>(i)]];
+        const SweepRun& run = runs[pending[static_cast<std::size_t>(i)]];
         try {
-            const sim::Curve curve = simulate(options);
-            data::RunRecord record = make_run_record(options, curve);
+            data::RunRecord record = run.execute();
             CBS_CHECK(record.id == ids[static_cast<std::size_t>(i)], "run id changed");
+            const auto flag = record.attrs.find("diverged");
+            const bool diverged = flag != record.attrs.end() &&
+                                  std::holds_alternative<std::int64_t>(flag->second) &&
+                                  std::get<std::int64_t>(flag->second) != 0;
             store.add(record);
             bool checkpoint = false;
             {
                 const std::lock_guard<std::mutex> guard(report_mutex);
                 ++summary.ran;
-                if (curve.diverged) ++summary.diverged;
+                if (diverged) ++summary.diverged;
                 if (progress.enabled && since(last_progress) >= progress.min_interval_s) {
                     print_progress(summary, summary.skipped + summary.ran, since(start));
                     last_progress = clock::now();

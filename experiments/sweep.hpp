@@ -23,9 +23,14 @@ bool is_list_value(const std::string& value);
 /// `key` for an empty list or unbalanced brackets / nested lists.
 std::vector<std::string> list_items(const std::string& key, const std::string& value);
 
-/// The cartesian product of all list-valued entries; scalar entries are copied to every point.
-/// Order: the first axis (in entry order) varies slowest. A key given twice: the later wins
-/// (also when one is a list). Entries in each point keep the original order.
+/// Keys whose single value is a list, so that a list given for them is not a sweep axis:
+/// `ewa.decays` (the LM trainer's EWA decays, all tracked in one run).
+bool is_list_valued_key(const std::string& key);
+
+/// The cartesian product of all list-valued entries (except is_list_valued_key ones); scalar
+/// entries are copied to every point. Order: the first axis (in entry order) varies slowest. A key
+/// given twice: the later wins (also when one is a list). Entries in each point keep the original
+/// order.
 std::vector<ConfigEntries> expand_axes(const ConfigEntries& entries);
 
 struct ShardSpec {
@@ -47,6 +52,23 @@ struct SweepSummary {
     std::size_t diverged = 0; ///< of those ran
     double seconds = 0;
 };
+
+/// One run of a sweep, whatever produces it: its stable id and the work that yields its record
+/// (the record's id must equal `id`; attribute `diverged` = 1 counts it as diverged).
+struct SweepRun {
+    std::string id;
+    std::function<data::RunRecord()> execute;
+};
+
+/// Runs `runs[k]` for every k with k % shard.count == shard.index whose id is not in the store;
+/// the contract of the overload below, for runs of any kind (simulations, LM trainings).
+SweepSummary run_sweep(const std::vector<SweepRun>& runs, RunStore& store, const ShardSpec& shard,
+                       const SweepProgress& progress, double checkpoint_interval_s = 5.0);
+
+/// The runs of a sweep point list: `simulator = lm` points become LM trainings (gpu/train_loop),
+/// every other point a simulation by simulate_any. Validates every point up front (throws
+/// cbs::UserError naming the key, value and rule).
+std::vector<SweepRun> make_sweep_runs(const std::vector<ConfigEntries>& points);
 
 /// Runs `runs[k]` for every k with k % shard.count == shard.index whose run_id() is not in the
 /// store, in parallel over OpenMP threads, adding each result to the store as it finishes and

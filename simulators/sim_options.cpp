@@ -177,6 +177,10 @@ SimulatorKind parse_simulator(const std::string& key, const std::string& text) {
     if (text == "recursion") return SimulatorKind::recursion;
     if (text == "montecarlo") return SimulatorKind::montecarlo;
     if (text == "widenet") return SimulatorKind::widenet;
+    if (text == "lm")
+        throw UserError("`" + key +
+                        "` = lm: language models run in `cbs sweep` (any study "
+                        "file with simulator = \"lm\") and `cbs train-lm`, not here");
     throw UserError("`" + key + "` = " + text + ": must be one of recursion, montecarlo, widenet");
 }
 

@@ -47,8 +47,8 @@ namespace fs = std::filesystem;
 
 CLI::App* add_sweep_command(CLI::App& app, SweepArgs& args) {
     CLI::App* cmd = app.add_subcommand(
-        "sweep", "Run a grid of simulations (every list value is an axis) into one resumable "
-                 "study file; finished runs already in --out are skipped");
+        "sweep", "Run a grid of simulations or LM trainings (every list value is an axis) into "
+                 "one resumable study file; finished runs already in --out are skipped");
     cmd->add_option("config", args.config_path,
                     "Study TOML file; list values such as batch = [16, 32, 64] are sweep axes "
                     "(optional)");
@@ -65,7 +65,9 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArgs& args) {
                     "sharing one --out leave their runs in FILE.journal/ for `cbs merge FILE` "
                     "[default: 0/1, everything]");
     cmd->add_flag("-q,--quiet", args.quiet, "Print nothing but errors (no progress, no summary)");
-    cmd->footer(keys_help());
+    cmd->footer(keys_help() +
+                "\nWith simulator = \"lm\" a point is an LM training instead: its keys are "
+                "those of `cbs train-lm --help` (ewa.decays is one list value, not an axis).\n");
     return cmd;
 }
 
@@ -167,10 +169,7 @@ int run_sweep_command(const SweepArgs& args) {
         config += "# --set " + s + "\n";
     }
     const std::vector<ConfigEntries> points = expand_axes(entries);
-    std::vector<sim::SimOptions> runs;
-    runs.reserve(points.size());
-    for (const ConfigEntries& point : points)
-        runs.push_back(resolve_sim_options(point));
+    const std::vector<SweepRun> runs = make_sweep_runs(points);
     ShardSpec shard = args.shard.empty() ? ShardSpec{} : parse_shard(args.shard);
     [[maybe_unused]] const int user_shards = shard.count; // before MPI ranks split it
     check_output_path(args.out_path);
@@ -203,7 +202,7 @@ int run_sweep_command(const SweepArgs& args) {
         RunStore store(args.out_path, config);
         SweepProgress progress;
         progress.enabled = lead && !args.quiet;
-        summary = run_sweep(runs, store, shard, progress, simulate_any);
+        summary = run_sweep(runs, store, shard, progress);
     } catch (...) {
         failure = std::current_exception();
     }

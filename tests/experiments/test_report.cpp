@@ -4,6 +4,7 @@
 // module, bad study file) are one-line errors with exit code 2 and nothing written.
 // Needs /usr/bin/python3 with python3-numpy, python3-h5py and python3-matplotlib (setup-deps.sh).
 #include "data/study_file.hpp"
+#include "tests/support/cli.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -21,18 +22,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path scratch() {
-    const fs::path dir =
-        fs::temp_directory_path() / ("cbs_report_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir;
-}
+using cbs::test::slurp;
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+fs::path scratch() {
+    return cbs::test::scratch_dir("report_test");
 }
 
 struct Result {
@@ -41,11 +34,8 @@ struct Result {
 };
 
 Result run_cbs(const std::string& args, const std::string& env = "") {
-    const fs::path err = scratch() / "err.txt";
-    const std::string cmd = env + " " + std::string(CBS_TEST_BINARY_DIR) + "/cbs " + args +
-                            " >/dev/null 2>" + err.string();
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(err)};
+    const cbs::test::CliResult r = cbs::test::run_cbs(args, env);
+    return {r.code, r.err};
 }
 
 std::string base64(const std::string& bytes) {
