@@ -105,14 +105,13 @@ std::string claims_row(const std::string& md, const std::vector<std::string>& ne
 }
 
 // cbs run leaves a report whose figures are valid PNGs referenced from both files
-void check_figures() {
-    const fs::path dir = small_study().parent_path() / "small-report";
+void check_figures(const fs::path& dir, const std::vector<std::string>& figures) {
     REQUIRE(fs::is_directory(dir));
     const std::string md = slurp(dir / "report.md");
     const std::string html = slurp(dir / "report.html");
     REQUIRE(!md.empty());
     REQUIRE(!html.empty());
-    for (const std::string& name : kFigures) {
+    for (const std::string& name : figures) {
         INFO(name);
         const fs::path png = dir / (name + ".png");
         REQUIRE(fs::exists(png));
@@ -127,9 +126,43 @@ void check_figures() {
         // The HTML embeds exactly this file's bytes.
         CHECK(html.find("data:image/png;base64," + base64(bytes) + "\"") != std::string::npos);
     }
-    // Every figure has a title, and a caption in both files.
-    CHECK(std::count(html.begin(), html.end(), '\n') > 0);
-    CHECK(html.find("<figcaption>") != std::string::npos);
+    // Every figure has a title and a caption in both files.
+    const auto count = [](const std::string& text, const std::string& what) {
+        std::size_t n = 0;
+        for (std::size_t at = text.find(what); at != std::string::npos;
+             at = text.find(what, at + 1))
+            ++n;
+        return n;
+    };
+    CHECK(count(html, "<figcaption>") == figures.size());
+    CHECK(count(html, "<figure id=\"fig-") == figures.size());
+    CHECK(count(md, "![") == figures.size());
+}
+
+// One report over three kinds of study file: least squares, a coordinate check, LM runs.
+void check_multi_file_report() {
+    const fs::path dir = scratch();
+    const std::string source = CBS_SOURCE_DIR;
+    const fs::path cc = dir / "coord.h5", lm = dir / "lm.h5", out = dir / "multi-report";
+    fs::remove(cc);
+    fs::remove(lm);
+    REQUIRE(run_cbs("coord-check --widths 32,64,128 --set lr=0.03 --set batch=16 "
+                    "--set net.input_dim=16 --out " +
+                    cc.string())
+                .code == 0);
+    const std::string shards = source + "/data/samples/moby-dick-head-byte/";
+    REQUIRE(run_cbs("sweep --quiet " + source + "/experiments/studies/lm_tiny.toml --set " +
+                    "'batch=[4,16]' --set data.train=" + shards + "train_000000.bin" +
+                    " --set data.val=" + shards + "val_000000.bin --out " + lm.string())
+                .code == 0);
+    const Result r = run_cbs("report --quiet " + small_study().string() + " " + cc.string() + " " +
+                             lm.string() + " --out " + out.string());
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    std::vector<std::string> figures = kFigures;
+    figures.push_back("coord_check");
+    figures.push_back("lm_curves");
+    check_figures(out, figures);
 }
 
 // report claims table carries the study's fitted exponents with rule-following verdicts
@@ -229,7 +262,10 @@ void check_bad_inputs() {
 // One test case, so the small study behind every section is simulated once per process.
 TEST_CASE("cbs report: figures, claims, missing modules and bad inputs", "[report]") {
     SECTION("cbs run leaves a report whose figures are valid PNGs referenced from both files") {
-        check_figures();
+        check_figures(small_study().parent_path() / "small-report", kFigures);
+    }
+    SECTION("one report over least-squares, coordinate-check and LM files") {
+        check_multi_file_report();
     }
     SECTION(
         "report claims table carries the study's fitted exponents with rule-following verdicts") {
