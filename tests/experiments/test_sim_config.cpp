@@ -136,3 +136,40 @@ TEST_CASE("help lists every key with its default", "[config]") {
     }
     CHECK(simulation_keys().size() >= 20);
 }
+
+TEST_CASE("widenet keys are refused with key, value and rule, and only apply to widenet",
+          "[config][widenet]") {
+    const auto refused = [](std::vector<std::string> arguments) {
+        ConfigEntries entries;
+        for (const std::string& a : arguments)
+            entries.push_back(parse_set_argument(a));
+        try {
+            resolve_sim_options(entries);
+        } catch (const cbs::UserError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    CHECK(refused({"net.width=64"}) ==
+          "`net.width` = 64: applies only to simulator = widenet (simulator = recursion)");
+    CHECK(refused({"simulator=widenet", "net.width=1"}) ==
+          "`net.width` = 1: must be an integer in [2, 16384]");
+    CHECK(refused({"simulator=widenet", "net.depth=4"}) ==
+          "`net.depth` = 4: must be 1, 2 or 3 hidden layers");
+    CHECK(refused({"simulator=widenet", "net.param=xyz"}) ==
+          "`net.param` = xyz: must be one of sp, mup, ntk");
+    CHECK(refused({"simulator=widenet", "model.size=10"}) ==
+          "`model.size` = 10: does not apply to simulator = widenet (the model size is net.width)");
+    CHECK(refused({"simulator=widenet", "optimizer=adam", "momentum=0.9"}) ==
+          "`momentum` = 0.9: must be 0 with optimizer = adam (its first moment is adam.beta1)");
+    CHECK(refused({"simulator=widenet", "adam.beta2=1"}) == "`adam.beta2` = 1: must be in [0, 1)");
+    CHECK(refused({"simulator=lm"})
+              .rfind("`simulator` = lm: language models run in `cbs sweep`", 0) == 0);
+    // Valid widenet options resolve, and the net block is what was asked for.
+    ConfigEntries ok{parse_set_argument("simulator=widenet"), parse_set_argument("net.width=128"),
+                     parse_set_argument("net.param=sp"), parse_set_argument("optimizer=adam")};
+    const cbs::sim::SimOptions o = resolve_sim_options(ok);
+    CHECK(o.net.width == 128);
+    CHECK(o.net.param == cbs::sim::Parameterization::sp);
+    CHECK(o.net.optimizer == cbs::sim::Optimizer::adam);
+}
