@@ -54,6 +54,9 @@ import numpy as np  # noqa: E402
 # predictions are rates up to constants, and finite ranges of n carry pre-asymptotic curvature,
 # so an interval that misses the prediction by less than this slack still counts as agreement.
 EXPONENT_SLACK = 0.05
+# An exponent whose 95% interval is wider than this says little either way: its verdict is
+# "inconclusive" rather than a "holds" that only reflects the noise.
+INCONCLUSIVE_WIDTH = 0.5
 # "Flat" (in M or width): max/min of the CBS over the three largest sizes at most this ratio
 # (issue 4's criterion), and the fitted exponent's interval within +-0.1 of zero.
 FLAT_RATIO = 1.3
@@ -369,6 +372,7 @@ def figure_cbs_vs_variable(col, writer, variable):
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7)
         short = VARIABLE_LABELS[variable][1]
+        bars = ("Bars: 95% bootstrap intervals (a bar with no top is unbounded above). ")
         caption = {
             "data.samples": "Solid: fitted power law with its 95% band; dotted: THEORY.md's "
                             "slope 1 - a/min(b, 2a+1) through the same point. The CBS should "
@@ -379,6 +383,7 @@ def figure_cbs_vs_variable(col, writer, variable):
             "net.width": "Solid: fitted power law with its 95% band; dotted: slope 0. Under "
                          "muP the CBS should stop changing once the network is wide enough.",
         }[variable]
+        caption = bars + caption
         writer.save(fig, f"cbs_vs_{short}_{series}",
                     f"CBS vs {VARIABLE_LABELS[variable][0].split(' (')[0]} "
                     f"(series '{series}', {file})", caption)
@@ -583,6 +588,17 @@ def interval_text(fit):
     return f"[{fmt_exp(fit['exponent_low'])}, {fmt_exp(fit['exponent_high'])}]"
 
 
+def exponent_verdict(fit, predicted):
+    low, high = fit["exponent_low"], fit["exponent_high"]
+    if finite(low) and finite(high) and high - low > INCONCLUSIVE_WIDTH:
+        return "inconclusive"
+    return "holds" if agrees(fit, predicted) else "fails"
+
+
+EXPONENT_RULE = (f"prediction within the 95% interval +- {EXPONENT_SLACK}; inconclusive if "
+                 f"the interval is wider than {INCONCLUSIVE_WIDTH}")
+
+
 def agrees(fit, predicted, slack=EXPONENT_SLACK):
     low, high = fit["exponent_low"], fit["exponent_high"]
     if not (finite(low) and finite(high)):
@@ -625,8 +641,8 @@ def compute_claims(col):
                         "the exponent's 95% interval lies above 0")
                     continue
                 if family in averaged:
-                    verdict = "holds" if agrees(fit, fit["predicted"]) else "fails"
-                    basis = f"prediction within the 95% interval +- {EXPONENT_SLACK}"
+                    verdict = exponent_verdict(fit, fit["predicted"])
+                    basis = EXPONENT_RULE
                 else:
                     verdict = "not tested"
                     basis = "the theory assumes iterate averaging; shown for reference"
@@ -638,8 +654,7 @@ def compute_claims(col):
                     if f2 is None or family not in averaged:
                         continue
                     add(claim, where, f2["predicted"], f2["exponent"], interval_text(f2),
-                        "holds" if agrees(f2, f2["predicted"]) else "fails",
-                        f"prediction within the 95% interval +- {EXPONENT_SLACK}")
+                        exponent_verdict(f2, f2["predicted"]), EXPONENT_RULE)
             elif variable in ("model.size", "net.width"):
                 column = x_column(variable)
                 fit = col.fit(file, series, family, variable)
@@ -755,7 +770,7 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; }
 th { background: #f0f0f0; }
 .v-holds { background: #d8f5d8; } .v-fails { background: #f8d7d7; }
-.v-no-data, .v-not-tested { background: #eee; color: #666; }
+.v-no-data, .v-not-tested, .v-inconclusive { background: #eee; color: #666; }
 figure { margin: 2em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-style: italic; color: #444; }
 pre { background: #f7f7f7; padding: 0.5em; overflow-x: auto; font-size: 0.8em; }
