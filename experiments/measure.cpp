@@ -32,10 +32,19 @@ double attr_number(const data::RunRecord& run, const std::string& key) {
 
 } // namespace
 
+namespace {
+bool is_diverged(const data::RunRecord& run) {
+    const auto it = run.attrs.find("diverged");
+    return it != run.attrs.end() && std::holds_alternative<std::int64_t>(it->second) &&
+           std::get<std::int64_t>(it->second) != 0;
+}
+} // namespace
+
 const std::vector<std::string>& group_keys() {
-    static const std::vector<std::string> keys{"simulator",     "spectrum.a", "spectrum.b",
-                                               "noise.sigma2",  "model.size", "data.samples",
-                                               "precond.power", "schedule",   "warmup.fraction"};
+    static const std::vector<std::string> keys{
+        "simulator",  "spectrum.a",   "spectrum.b",    "spectrum.file", "noise.sigma2",
+        "model.size", "data.samples", "precond.power", "schedule",      "warmup.fraction",
+        "model.context"};
     return keys;
 }
 
@@ -63,11 +72,16 @@ std::vector<MeasuredGroup> measure_study(const data::Study& study, double anchor
     for (const auto& [key, runs] : groups) {
         MeasuredGroup g;
         for (std::size_t k = 0; k < key.size(); ++k)
+            g.keys[group_keys()[k]] = key[k];
+        for (std::size_t k = 0; k < key.size(); ++k)
             if (varies[k]) g.label += (g.label.empty() ? "" : " ") + group_keys()[k] + "=" + key[k];
         if (g.label.empty()) g.label = "all";
-        // Target: best EWA risk at each run's data budget.
+        // Target: best EWA risk at each run's data budget. Diverged runs (attribute diverged =
+        // 1) take no part: their curve stops before the divergence, but a run that blew up
+        // must not set the target nor count as reaching it.
         g.target = inf;
         for (const data::RunRecord* run : runs) {
+            if (is_diverged(*run)) continue;
             const double n = attr_number(*run, "data.samples");
             const double batch = attr_number(*run, "batch");
             if (!(n > 0))
@@ -87,7 +101,7 @@ std::vector<MeasuredGroup> measure_study(const data::Study& study, double anchor
         for (const data::RunRecord* run : runs) {
             const double batch = attr_number(*run, "batch");
             double steps = inf;
-            if (std::isfinite(g.target))
+            if (std::isfinite(g.target) && !is_diverged(*run))
                 steps = steps_to_target(run->step, run->risk_ewa, g.target).interpolated;
             auto [it, inserted] = best.emplace(batch, steps);
             if (!inserted) it->second = std::min(it->second, steps);

@@ -1,6 +1,8 @@
 #include "experiments/cli/run_command.hpp"
 
 #include "data/study_file.hpp"
+#include "experiments/cbs_tables.hpp"
+#include "experiments/lm_study.hpp"
 #include "experiments/report.hpp"
 #include "experiments/run_output.hpp"
 #include "experiments/study.hpp"
@@ -37,7 +39,12 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
                             "study.batches, study.lr_grid, study.lr_refine, study.momentum_grid, "
                             "study.ewa_grid, study.horizon, study.target, study.target_value, "
                             "study.anchor, study.bootstrap, series.<name>.<simulation key>.\n"
-                            "Run `cbs run --print-default` for the embedded study.\n"));
+                            "Run `cbs run --print-default` for the embedded study.\n"
+                            "A study file whose base sets simulator = \"lm\" is a language-model "
+                            "study instead: its list values are sweep axes (as in `cbs sweep`), "
+                            "runs are measured per model size and data budget and the CBS fitted "
+                            "against both (experiments/lm_study.hpp, experiments/studies/"
+                            "lm_cpu.toml).\n"));
     return cmd;
 }
 
@@ -97,105 +104,19 @@ data::Table steps_table(const StudyResult& r) {
 }
 
 data::Table estimates_table(const StudyResult& r) {
-    std::vector<std::string> series, group, family, note;
-    std::vector<double> n, m, width, target, r_opt, b_opt, fit_a, fit_b, study, study_low,
-        study_high, direct, direct_low, direct_high, anchor_zero, b_noise, study10, study50,
-        direct10, direct50;
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    for (const GroupResult& g : r.groups) {
-        series.push_back(g.series);
-        group.push_back(g.label);
-        family.push_back(to_string(g.family));
-        note.push_back(g.note);
-        n.push_back(static_cast<double>(g.options.samples));
-        m.push_back(g.options.model_size);
-        width.push_back(network_width(g.options));
-        target.push_back(g.target);
-        r_opt.push_back(g.r_opt);
-        const CbsEstimates& c = g.cbs;
-        const bool ok = g.measurable;
-        auto at = [&](const std::map<double, double>& by, double theta) {
-            const auto it = by.find(theta);
-            return ok && it != by.end() ? it->second : nan;
-        };
-        b_opt.push_back(ok ? c.b_opt : nan);
-        fit_a.push_back(ok ? c.fit.a : nan);
-        fit_b.push_back(ok ? c.fit.b : nan);
-        study.push_back(ok ? c.study : nan);
-        study_low.push_back(ok ? c.study_ci.low : nan);
-        study_high.push_back(ok ? c.study_ci.high : nan);
-        direct.push_back(ok ? c.direct : nan);
-        direct_low.push_back(ok ? c.direct_ci.low : nan);
-        direct_high.push_back(ok ? c.direct_ci.high : nan);
-        anchor_zero.push_back(ok ? c.anchor_zero : nan);
-        b_noise.push_back(ok ? c.b_noise : nan);
-        study10.push_back(at(c.study_by_threshold, 0.1));
-        study50.push_back(at(c.study_by_threshold, 0.5));
-        direct10.push_back(at(c.direct_by_threshold, 0.1));
-        direct50.push_back(at(c.direct_by_threshold, 0.5));
-    }
-    data::Table t;
-    t.columns = {{"series", series},
-                 {"group", group},
-                 {"family", family},
-                 {"n", n},
-                 {"M", m},
-                 {"width", width},
-                 {"target", target},
-                 {"r_opt", r_opt},
-                 {"b_opt", b_opt},
-                 {"fit_a", fit_a},
-                 {"fit_b", fit_b},
-                 {"cbs_study", study},
-                 {"cbs_study_low", study_low},
-                 {"cbs_study_high", study_high},
-                 {"cbs_direct", direct},
-                 {"cbs_direct_low", direct_low},
-                 {"cbs_direct_high", direct_high},
-                 {"cbs_anchor_zero", anchor_zero},
-                 {"b_noise", b_noise},
-                 {"cbs_study_10", study10},
-                 {"cbs_study_50", study50},
-                 {"cbs_direct_10", direct10},
-                 {"cbs_direct_50", direct50},
-                 {"note", note}};
-    t.attrs["description"] = std::string(
-        "CBS per group (width = hidden width N for simulator = widenet, else NaN): study = b/(5a) "
-        "+ 1.2 B_opt from f(B) = a + b/B; direct = 20% rule on the "
-        "points; anchor_zero = b/(5a); b_noise = b/a; _10/_50 = 10%/50% thresholds; _low/_high = "
-        "95% bootstrap interval");
-    return t;
+    std::vector<EstimateRow> rows;
+    for (const GroupResult& g : r.groups)
+        rows.push_back({g.series, g.label, to_string(g.family), g.note,
+                        static_cast<double>(g.options.samples), g.options.model_size,
+                        network_width(g.options), g.target, g.r_opt, g.measurable, g.cbs});
+    return exp::estimates_table(rows);
 }
 
 data::Table fits_table(const StudyResult& r) {
-    std::vector<std::string> series, family, variable;
-    std::vector<double> exponent, low, high, predicted, c, r2, points;
-    for (const FitResult& f : r.fits) {
-        series.push_back(f.series);
-        family.push_back(to_string(f.family));
-        variable.push_back(f.variable);
-        exponent.push_back(f.fit.alpha);
-        low.push_back(f.fit.alpha_low);
-        high.push_back(f.fit.alpha_high);
-        predicted.push_back(f.predicted);
-        c.push_back(f.fit.c);
-        r2.push_back(f.fit.r2);
-        points.push_back(f.fit.points);
-    }
-    data::Table t;
-    t.columns = {{"series", series},
-                 {"family", family},
-                 {"variable", variable},
-                 {"exponent", exponent},
-                 {"exponent_low", low},
-                 {"exponent_high", high},
-                 {"predicted", predicted},
-                 {"c", c},
-                 {"r2", r2},
-                 {"points", points}};
-    t.attrs["description"] =
-        std::string("power-law fits CBS = c * x^exponent (95% interval); predicted = THEORY.md");
-    return t;
+    std::vector<FitRow> rows;
+    for (const FitResult& f : r.fits)
+        rows.push_back({f.series, to_string(f.family), f.variable, f.fit, f.predicted});
+    return exp::fits_table(rows);
 }
 
 void print_summary(const StudySpec& spec, const StudyResult& r) {
@@ -286,6 +207,52 @@ void print_json(const StudySpec& spec, const StudyResult& r) {
     fmt::print("{}", out);
 }
 
+/// The report of the study file `cbs run` just wrote (unless --no-report).
+void write_study_report(const RunArgs& args) {
+    if (args.no_report) return;
+    std::string dir = args.report_dir;
+    if (dir.empty()) {
+        const std::filesystem::path out(args.out_path);
+        dir = (out.parent_path() / (out.stem().string() + "-report")).string();
+    }
+    try {
+        write_report({{args.out_path}, dir, args.quiet});
+    } catch (const UserError& e) {
+        throw UserError("wrote " + args.out_path + ", but not its report: " + e.what());
+    }
+    if (!args.json) fmt::print("wrote {}\n", (std::filesystem::path(dir) / "report.html").string());
+}
+
+/// `cbs run` of a language-model study (experiments/lm_study.hpp).
+int run_lm_run(const RunArgs& args, const ConfigEntries& entries) {
+    std::string config = "# cbs run: language-model study (list values are sweep axes)\n";
+    for (const ConfigEntry& e : entries)
+        config += e.key + " = " + e.value + "\n";
+    check_output_path(args.out_path);
+    const LmStudyResult r = run_lm_study(entries, config, args.out_path, 400, args.quiet);
+    if (args.json) {
+        std::string out = fmt::format("{{\"study\": \"lm\", \"seconds\": {}, \"trainings\": {}, "
+                                      "\"groups\": [",
+                                      r.seconds, r.runs);
+        for (std::size_t i = 0; i < r.groups.size(); ++i) {
+            const MeasuredGroup& m = r.groups[i].measured;
+            out += fmt::format("{}{{\"group\": \"{}\", \"tokens\": {}, \"parameters\": {}, "
+                               "\"r_opt\": {}, \"measurable\": {}, \"cbs\": {}, "
+                               "\"cbs_ci\": [{}, {}]}}",
+                               i ? ", " : "", m.label, r.groups[i].tokens, r.groups[i].parameters,
+                               json_number(m.target), m.measurable ? "true" : "false",
+                               json_number(m.measurable ? m.cbs.study : NAN),
+                               json_number(m.measurable ? m.cbs.study_ci.low : NAN),
+                               json_number(m.measurable ? m.cbs.study_ci.high : NAN));
+        }
+        fmt::print("{}]}}\n", out);
+    } else {
+        fmt::print("{}\nwrote {}\n", lm_study_summary(r), args.out_path);
+    }
+    write_study_report(args);
+    return 0;
+}
+
 } // namespace
 
 int run_run_command(const RunArgs& args) {
@@ -298,6 +265,7 @@ int run_run_command(const RunArgs& args) {
                                 : load_toml_file(args.config_path);
     for (const std::string& s : args.sets)
         entries.push_back(parse_set_argument(s));
+    if (is_lm_study(entries)) return run_lm_run(args, entries);
     const StudySpec spec = parse_study(entries);
     check_output_path(args.out_path);
 
@@ -338,20 +306,7 @@ int run_run_command(const RunArgs& args) {
         print_summary(spec, result);
         fmt::print("\nwrote {}\n", args.out_path);
     }
-    if (!args.no_report) {
-        std::string dir = args.report_dir;
-        if (dir.empty()) {
-            const std::filesystem::path out(args.out_path);
-            dir = (out.parent_path() / (out.stem().string() + "-report")).string();
-        }
-        try {
-            write_report({{args.out_path}, dir, args.quiet});
-        } catch (const UserError& e) {
-            throw UserError("wrote " + args.out_path + ", but not its report: " + e.what());
-        }
-        if (!args.json)
-            fmt::print("wrote {}\n", (std::filesystem::path(dir) / "report.html").string());
-    }
+    write_study_report(args);
     return 0;
 }
 

@@ -440,7 +440,7 @@ def figure_ropt(col, writer):
             color = FAMILY_COLORS.get(family)
             x = np.array([g["n"] for g in gs])
             y = np.array([g["r_opt"] for g in gs])
-            ax.loglog(x, y, "o", color=color, ms=4)
+            ax.loglog(x, y, "o", color=color, ms=4, label=f"{family}: measured R_opt")
             if fit is not None and finite(fit["exponent"]):
                 pivot, y_pivot = power_band(
                     ax, x, fit["c"], fit["exponent"], fit["exponent_low"], fit["exponent_high"],
@@ -453,7 +453,7 @@ def figure_ropt(col, writer):
             plt.close(fig)
             continue
         ax.set_xlabel("data size n (samples)")
-        ax.set_ylabel("optimal excess risk R_opt(n)")
+        ax.set_ylabel("R_opt(n): best EWA risk (LM: validation loss, nats)")
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7)
         writer.save(fig, f"ropt_vs_n_{series}",
@@ -634,11 +634,14 @@ def compute_claims(col):
                 if fit is None:
                     continue
                 if lm:
-                    verdict = "holds" if finite(fit["exponent_low"]) and \
-                        fit["exponent_low"] > 0 else "fails"
+                    low, high = fit["exponent_low"], fit["exponent_high"]
+                    verdict = "holds" if finite(low) and low > 0 else \
+                        "inconclusive" if finite(high) and high - low > INCONCLUSIVE_WIDTH \
+                        else "fails"
                     add("LM CBS grows with data", where, "> 0 (study: 0.47)",
                         fit["exponent"], interval_text(fit), verdict,
-                        "the exponent's 95% interval lies above 0")
+                        "holds if the exponent's 95% interval lies above 0; inconclusive if it "
+                        f"straddles 0 and is wider than {INCONCLUSIVE_WIDTH}")
                     continue
                 if family in averaged:
                     verdict = exponent_verdict(fit, fit["predicted"])

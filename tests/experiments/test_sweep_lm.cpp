@@ -57,3 +57,46 @@ TEST_CASE("cbs sweep runs LM trainings (simulator = lm) and cbs measure finds th
     CHECK(row.rfind("all", 0) == 0);
     CHECK(row.find("not measurable") == std::string::npos);
 }
+
+TEST_CASE("cbs run on an LM study: sweep, measure per data budget, fit, resumable", "[run][lm]") {
+    const std::string source = CBS_SOURCE_DIR;
+    const std::string shards = source + "/data/samples/moby-dick-head-byte/";
+    const fs::path out = cbs::test::scratch_dir("run_lm") / "lm-study.h5";
+    fs::remove(out);
+    const std::string args = "run " + source + "/experiments/studies/lm_tiny.toml --no-report" +
+                             " --set 'data.tokens=[2048,4096,8192]' --set 'batch=[2,4,8,16]'" +
+                             " --set data.train=" + shards + "train_000000.bin" +
+                             " --set data.val=" + shards + "val_000000.bin --out " + out.string();
+    const cbs::test::CliResult first = run_cbs(args + " --quiet");
+    INFO(first.out << first.err);
+    REQUIRE(first.code == 0);
+    CHECK(first.out.find("3 groups, 12 trainings (12 run now)") != std::string::npos);
+
+    const cbs::data::Study study = cbs::data::read_study(out.string());
+    CHECK(study.runs.size() == 12u);
+    const cbs::data::Table& estimates = study.tables.at("cbs/estimates");
+    const cbs::data::Table& fits = study.tables.at("fits/cbs");
+    auto strings = [](const cbs::data::Table& t, const std::string& name) {
+        for (const auto& [n, c] : t.columns)
+            if (n == name) return std::get<std::vector<std::string>>(c);
+        return std::vector<std::string>{};
+    };
+    auto numbers = [](const cbs::data::Table& t, const std::string& name) {
+        for (const auto& [n, c] : t.columns)
+            if (n == name) return std::get<std::vector<double>>(c);
+        return std::vector<double>{};
+    };
+    CHECK(strings(estimates, "family") == std::vector<std::string>(3, "lm"));
+    // n is the budget in tokens (data.tokens), sorted; M the non-embedding parameters.
+    CHECK(numbers(estimates, "n") == std::vector<double>{2048, 4096, 8192});
+    const std::vector<double> m = numbers(estimates, "M");
+    CHECK(m.size() == 3u);
+    CHECK(std::all_of(m.begin(), m.end(), [&](double v) { return v == m[0] && v > 1000; }));
+    // One fit: CBS vs tokens at the one model size, from the three budgets.
+    REQUIRE(strings(fits, "variable") == std::vector<std::string>{"data.samples"});
+    CHECK(numbers(fits, "points") == std::vector<double>{3});
+
+    const cbs::test::CliResult again = run_cbs(args + " --quiet");
+    REQUIRE(again.code == 0);
+    CHECK(again.out.find("(0 run now)") != std::string::npos);
+}
