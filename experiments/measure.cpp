@@ -41,10 +41,10 @@ bool is_diverged(const data::RunRecord& run) {
 } // namespace
 
 const std::vector<std::string>& group_keys() {
-    static const std::vector<std::string> keys{
-        "simulator",  "spectrum.a",   "spectrum.b",    "spectrum.file", "noise.sigma2",
-        "model.size", "data.samples", "precond.power", "schedule",      "warmup.fraction",
-        "model.context"};
+    static const std::vector<std::string> keys{"simulator",       "spectrum.a",    "spectrum.b",
+                                               "spectrum.file",   "noise.sigma2",  "model.size",
+                                               "data.samples",    "precond.power", "schedule",
+                                               "warmup.fraction", "model.context"};
     return keys;
 }
 

@@ -18,10 +18,10 @@ namespace cbs::exp {
 const std::vector<std::string>& group_keys();
 
 struct MeasuredGroup {
-    std::string label;              ///< "key=value ..." of group_keys() that vary in the file
+    std::string label; ///< "key=value ..." of group_keys() that vary in the file
     std::map<std::string, std::string> keys; ///< every group_keys() value ("" if absent)
-    double target = 0;              ///< R_opt: best EWA risk at the budget step
-    std::vector<BatchPoint> points; ///< (B, fewest interpolated steps to target)
+    double target = 0;                       ///< R_opt: best EWA risk at the budget step
+    std::vector<BatchPoint> points;          ///< (B, fewest interpolated steps to target)
     bool measurable = false;
     std::string note;
     CbsEstimates cbs;

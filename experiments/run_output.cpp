@@ -13,6 +13,9 @@ void check_output_path(const std::string& path) {
     namespace fs = std::filesystem;
     const fs::path parent = fs::absolute(fs::path(path)).parent_path();
     std::error_code ec;
+    if (fs::exists(parent, ec) && !fs::is_directory(parent, ec))
+        throw UserError(
+            fmt::format("--out '{}': '{}' is a file, not a directory", path, parent.string()));
     if (!fs::is_directory(parent, ec))
         throw UserError(
             fmt::format("--out '{}': directory '{}' does not exist", path, parent.string()));
@@ -32,6 +35,14 @@ std::string run_id(const sim::SimOptions& options) {
     for (const unsigned char c : to_toml(options)) {
         hash ^= c;
         hash *= 0x100000001b3ULL; // FNV prime
+    }
+    // A spectrum file is named by its path in the TOML; its numbers make the run, so they are
+    // part of the id too (an edited file is a new run, not a finished one).
+    if (options.spectrum) {
+        for (int shift = 0; shift < 64; shift += 8) {
+            hash ^= (options.spectrum->content_hash >> shift) & 0xffU;
+            hash *= 0x100000001b3ULL;
+        }
     }
     return fmt::format("r{:016x}", hash);
 }

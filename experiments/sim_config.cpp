@@ -55,7 +55,16 @@ struct Key {
     std::function<void(SimOptions&, const std::string& key, const std::string& text)> set;
     std::function<data::AttrValue(const SimOptions&)> get;
     bool widenet_only = false; ///< only meaningful (and only written) with simulator = widenet
+    /// Written only when set (spectrum.file), so files and run ids without it stay unchanged.
+    bool only_when_file = false;
 };
+
+/// Whether `k` is written for `options` (to_toml, to_attributes).
+bool written(const Key& k, const SimOptions& options) {
+    if (k.widenet_only && options.simulator != sim::SimulatorKind::widenet) return false;
+    if (k.only_when_file && !options.spectrum) return false;
+    return true;
+}
 
 /// Number key on a field of SimOptions::net (simulator = widenet only).
 template <typename Field>
@@ -113,6 +122,20 @@ const std::vector<Key>& keys() {
             "spectrum.a", "covariance spectrum exponent a, lambda_i = i^-a (> 1)", &SimOptions::a));
         t.push_back(number_key("spectrum.b", "source exponent b, lambda_i w*_i^2 = i^-b (> 1)",
                                &SimOptions::b));
+        t.push_back(Key{"spectrum.file",
+                        "text file of `lambda_i signal_i` lines (signal_i = lambda_i w*_i^2, all "
+                        "> 0, # comments): a finite spectrum replacing spectrum.a/b "
+                        "(recursion, montecarlo); empty = the power law",
+                        [](SimOptions& o, const std::string&, const std::string& text) {
+                            if (text.empty())
+                                o.spectrum.reset();
+                            else
+                                o.spectrum = sim::load_spectrum_file(text);
+                        },
+                        [](const SimOptions& o) {
+                            return data::AttrValue(o.spectrum ? o.spectrum->path : std::string());
+                        },
+                        false, true});
         t.push_back(
             number_key("noise.sigma2", "label-noise variance sigma^2 (>= 0)", &SimOptions::sigma2));
         t.push_back(Key{"model.size", "features the model keeps, M: integer >= 1 or inf",
@@ -130,8 +153,10 @@ const std::vector<Key>& keys() {
                                        ? data::AttrValue(std::string("inf"))
                                        : data::AttrValue(static_cast<std::int64_t>(o.model_size));
                         }});
-        t.push_back(
-            number_key("batch", "mini-batch size B, samples per step (>= 1)", &SimOptions::batch));
+        t.push_back(number_key("batch",
+                               "mini-batch size B, samples per step (>= 1); B > data.samples "
+                               "runs one step of B samples",
+                               &SimOptions::batch));
         t.push_back(number_key("lr", "peak learning rate eta (> 0)", &SimOptions::lr));
         t.push_back(
             number_key("momentum", "heavy-ball momentum beta in [0, 1)", &SimOptions::momentum));
@@ -143,7 +168,8 @@ const std::vector<Key>& keys() {
         t.push_back(number_key("steps", "optimizer steps (>= 1; ignored when data.samples > 0)",
                                &SimOptions::steps));
         t.push_back(number_key("data.samples",
-                               "one-pass sample budget n; > 0 sets steps = ceil(n / batch)",
+                               "one-pass sample budget n; > 0 sets steps = ceil(n / batch) "
+                               "(n < batch: one step)",
                                &SimOptions::samples));
         t.push_back(number_key(
             "data.horizon", "with data.samples: run up to horizon * ceil(n / B) steps, [1, 1000]",
@@ -300,9 +326,8 @@ sim::SimOptions resolve_sim_options(const ConfigEntries& entries) {
 
 std::string to_toml(const sim::SimOptions& options) {
     std::string text;
-    const bool widenet = options.simulator == sim::SimulatorKind::widenet;
     for (const Key& k : keys()) {
-        if (k.widenet_only && !widenet) continue; // other simulators' files stay as they were
+        if (!written(k, options)) continue; // files of other simulators stay as they were
         const data::AttrValue v = k.get(options);
         const bool quoted = std::holds_alternative<std::string>(v) &&
                             !(std::string(k.name) == "model.size"); // inf is a TOML float
@@ -314,9 +339,8 @@ std::string to_toml(const sim::SimOptions& options) {
 
 std::vector<std::pair<std::string, data::AttrValue>> to_attributes(const sim::SimOptions& options) {
     std::vector<std::pair<std::string, data::AttrValue>> out;
-    const bool widenet = options.simulator == sim::SimulatorKind::widenet;
     for (const Key& k : keys())
-        if (!k.widenet_only || widenet) out.emplace_back(k.name, k.get(options));
+        if (written(k, options)) out.emplace_back(k.name, k.get(options));
     return out;
 }
 

@@ -21,6 +21,7 @@
 
 #include "experiments/run_output.hpp"
 #include "experiments/sim_config.hpp"
+#include "experiments/stop_signals.hpp"
 #include "gpu/lm_options.hpp"
 #include "gpu/train_loop.hpp"
 #include "simulators/montecarlo.hpp"
@@ -38,7 +39,6 @@
 #include <limits>
 #include <mutex>
 #include <set>
-#include <signal.h>
 #include <unordered_set>
 #include <variant>
 
@@ -61,42 +61,6 @@ std::string unquote(const std::string& s) {
 /// Points in a sweep above which expansion refuses (a typo such as a 1000-element axis times
 /// five others would otherwise exhaust memory before anything useful happens).
 constexpr std::size_t kMaxPoints = 10'000'000;
-
-// ---- signals --------------------------------------------------------------------------------
-
-volatile std::sig_atomic_t g_stop_signal = 0;
-
-extern "C" void on_stop_signal(int signal) {
-    g_stop_signal = signal;
-}
-
-/// Installs on_stop_signal for SIGINT and SIGTERM; restores the previous handlers on destruction.
-class StopSignals {
-public:
-    StopSignals() {
-        g_stop_signal = 0;
-        struct sigaction action {};
-        action.sa_handler = on_stop_signal;
-        sigemptyset(&action.sa_mask);
-        action.sa_flags = 0; // no SA_RESTART: a blocking call in flight may return EINTR early
-        installed_int_ = sigaction(SIGINT, &action, &old_int_) == 0;
-        installed_term_ = sigaction(SIGTERM, &action, &old_term_) == 0;
-    }
-    ~StopSignals() {
-        if (installed_int_) sigaction(SIGINT, &old_int_, nullptr);
-        if (installed_term_) sigaction(SIGTERM, &old_term_, nullptr);
-    }
-    StopSignals(const StopSignals&) = delete;
-    StopSignals& operator=(const StopSignals&) = delete;
-
-    static int received() { return g_stop_signal; }
-
-private:
-    struct sigaction old_int_ {};
-    struct sigaction old_term_ {};
-    bool installed_int_ = false;
-    bool installed_term_ = false;
-};
 
 // ---- progress -------------------------------------------------------------------------------
 
@@ -379,8 +343,8 @@ SweepSummary run_sweep(const std::vector<SweepRun>& runs, RunStore& store, const
         throw UserError(fmt::format(
             "interrupted by {}: {} of {} runs are stored in '{}'{}; rerun the same command to "
             "resume",
-            signal == SIGINT ? "SIGINT" : "SIGTERM", summary.skipped + summary.ran, summary.total,
-            store.path(), may_checkpoint ? "" : " (journal)"));
+            StopSignals::name(signal), summary.skipped + summary.ran, summary.total, store.path(),
+            may_checkpoint ? "" : " (journal)"));
     }
     return summary;
 }

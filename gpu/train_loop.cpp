@@ -217,7 +217,10 @@ LmRunResult train_lm(const LmOptions& o, const TrainControls& controls) {
             }
         }
         if (o.log_every > 0 && t % o.log_every == 0) log_line(t, loss, s.lr);
-        const bool stop = controls.stop_after > 0 && t >= controls.stop_after && t < total;
+        const int signal = controls.stop_flag != nullptr ? *controls.stop_flag : 0;
+        if (signal != 0 && t < total) result.stopped_by = signal;
+        const bool stop = (controls.stop_after > 0 && t >= controls.stop_after && t < total) ||
+                          (signal != 0 && t < total);
         if (!controls.checkpoint_path.empty() &&
             ((controls.checkpoint_every > 0 && t % controls.checkpoint_every == 0) || stop ||
              t == total))

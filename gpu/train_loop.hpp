@@ -11,6 +11,7 @@
 #include "gpu/lm_options.hpp"
 #include "simulators/curve.hpp"
 
+#include <csignal>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ struct TrainControls {
     std::int64_t stop_after = 0;       ///< stop after this step (0 = run to the end); testing
     bool quiet = false;                ///< no progress lines on stderr
     bool keep_final_params = false;    ///< return the final parameters (tests, oracles)
+    /// Polled after every step when non-null: a non-zero value (the signal number set by a
+    /// SIGINT/SIGTERM handler) stops the run after that step, with a checkpoint when
+    /// checkpoint_path is set; the result then has finished = false and stopped_by = the value.
+    const volatile std::sig_atomic_t* stop_flag = nullptr;
 };
 
 struct LmRunResult {
@@ -40,6 +45,7 @@ struct LmRunResult {
     double eval_seconds = 0;
     std::int64_t steps_done = 0;     ///< optimizer updates done when the run returned
     bool finished = false;           ///< ran to total_steps() (or diverged)
+    int stopped_by = 0;              ///< the stop_flag value that stopped the run, 0 if none
     std::vector<float> final_params; ///< with TrainControls::keep_final_params
 };
 

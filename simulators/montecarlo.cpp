@@ -223,12 +223,12 @@ void column_stats(const std::vector<double>& values, std::size_t n, std::size_t 
 } // namespace
 
 Curve simulate_montecarlo(const SimOptions& o) {
-    CBS_CHECK(std::isfinite(o.model_size) && o.model_size >= 1.0,
+    CBS_CHECK(std::isfinite(o.learned_dimension()) && o.learned_dimension() >= 1.0,
               "montecarlo needs a finite model.size, got ", o.model_size);
     CBS_CHECK(o.mc_seeds >= 2, "montecarlo.seeds = ", o.mc_seeds, " (standard error needs >= 2)");
     CBS_CHECK(o.batch >= 1, "batch = ", o.batch);
 
-    const auto M = static_cast<Eigen::Index>(o.model_size);
+    const auto M = static_cast<Eigen::Index>(o.learned_dimension());
     Problem pb;
     pb.lambda.resize(M);
     pb.sqrt_lambda.resize(M);
@@ -236,13 +236,26 @@ Curve simulate_montecarlo(const SimOptions& o) {
     pb.precond.resize(M);
     for (Eigen::Index k = 0; k < M; ++k) {
         const double i = static_cast<double>(k + 1);
-        pb.lambda[k] = std::pow(i, -o.a);
-        pb.sqrt_lambda[k] = std::pow(i, -0.5 * o.a);
-        pb.w_star[k] = std::pow(i, 0.5 * (o.a - o.b));
+        if (o.spectrum) { // spectrum.file: w*_i = sqrt(signal_i / lambda_i), all positive
+            const auto at = static_cast<std::size_t>(k);
+            pb.lambda[k] = o.spectrum->lambda[at];
+            pb.sqrt_lambda[k] = std::sqrt(pb.lambda[k]);
+            pb.w_star[k] = std::sqrt(o.spectrum->signal[at] / pb.lambda[k]);
+        } else {
+            pb.lambda[k] = std::pow(i, -o.a);
+            pb.sqrt_lambda[k] = std::pow(i, -0.5 * o.a);
+            pb.w_star[k] = std::pow(i, 0.5 * (o.a - o.b));
+        }
         pb.precond[k] = o.precond_power == 0.0 ? 1.0 : std::pow(pb.lambda[k], -o.precond_power);
     }
     // The unlearned tail i > M acts as label noise and adds its signal to the risk.
-    const double tail_signal = theory::power_tail_sum(o.b, o.model_size + 1.0);
+    double tail_signal = 0.0;
+    if (o.spectrum) {
+        for (std::size_t k = static_cast<std::size_t>(M); k < o.spectrum->dimension(); ++k)
+            tail_signal += o.spectrum->signal[k];
+    } else {
+        tail_signal = theory::power_tail_sum(o.b, o.model_size + 1.0);
+    }
     pb.noise_sd = std::sqrt(o.sigma2 + tail_signal);
     pb.approximation = 0.5 * tail_signal;
     const double risk0 = risk_of(pb, Eigen::VectorXd::Zero(M)); // w_0 = 0

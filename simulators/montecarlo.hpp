@@ -14,7 +14,9 @@
 //    (options.seed, k), so results do not depend on the number of threads (OpenMP over runs).
 //  - Divergence: if any run's risk becomes non-finite or exceeds divergence_factor * R_0, the curve
 //    is marked diverged at the first such step and holds only the recorded steps before it.
-// Precondition: options.validate() passed and model_size is finite.
+//  - With spectrum.file (spectrum_file.hpp) lambda_i and w*_i = sqrt(signal_i / lambda_i) come
+//    from the file, M = model.size or the file's dimension, and the tail is the file's i > M.
+// Precondition: options.validate() passed and learned_dimension() is finite.
 #pragma once
 
 #include "simulators/curve.hpp"

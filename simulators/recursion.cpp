@@ -5,6 +5,7 @@
 #include "simulators/schedule.hpp"
 #include "theory/check.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -15,6 +16,29 @@ theory::QuadratureOptions default_quadrature(const SimOptions& options) {
     q.tolerance = options.tolerance;
     return q;
 }
+
+namespace {
+
+/// The grid of a user-given spectrum: every learned coordinate exact (count 1), nothing frozen;
+/// the signal of the coordinates beyond model.size is the approximation signal (THEORY.md s. 1).
+theory::SpectralGrid file_grid(const UserSpectrum& spectrum, double learned) {
+    theory::SpectralGrid grid;
+    const auto m = static_cast<std::size_t>(learned);
+    CBS_CHECK(m >= 1 && m <= spectrum.dimension(), "learned coordinates ", m);
+    for (std::size_t i = 0; i < m; ++i) {
+        grid.index.push_back(static_cast<double>(i + 1));
+        grid.count.push_back(1.0);
+        grid.lambda.push_back(spectrum.lambda[i]);
+        grid.initial_error2.push_back(spectrum.signal[i] / spectrum.lambda[i]);
+    }
+    for (std::size_t i = m; i < spectrum.dimension(); ++i)
+        grid.approximation_signal += spectrum.signal[i];
+    grid.head = static_cast<int>(std::min<std::size_t>(m, 1u << 30));
+    grid.first_frozen = static_cast<double>(m + 1);
+    return grid;
+}
+
+} // namespace
 
 Curve simulate_recursion(const SimOptions& options) {
     return simulate_recursion(options, default_quadrature(options));
@@ -27,9 +51,10 @@ Curve simulate_recursion(const SimOptions& o, const theory::QuadratureOptions& q
     // Coordinate i moves by at most (effective time) * lambda_i^(1-p) / (1 - beta) relative to its
     // initial error: this "drive" sets where the spectral grid may freeze the tail.
     const double drive = effective_time(o, total) / (1.0 - o.momentum);
-    const theory::PowerLawSpectrum spectrum{o.a, o.b};
     const theory::SpectralGrid grid =
-        theory::build_spectral_grid(spectrum, o.model_size, drive, o.precond_power, quadrature);
+        o.spectrum ? file_grid(*o.spectrum, o.learned_dimension())
+                   : theory::build_spectral_grid(theory::PowerLawSpectrum{o.a, o.b}, o.model_size,
+                                                 drive, o.precond_power, quadrature);
 
     const std::size_t n = grid.size();
     std::vector<double> pre(n), weight(n);
@@ -88,9 +113,8 @@ Curve simulate_recursion(const SimOptions& o, const theory::QuadratureOptions& q
                 curve.target_step = step;
                 curve.target_step_interp = static_cast<double>(step);
                 if (step > 1 && previous_risk_ewa > o.target_risk) // crossing inside (step-1, step]
-                    curve.target_step_interp =
-                        step - std::log(o.target_risk / risk_ewa) /
-                                   std::log(previous_risk_ewa / risk_ewa);
+                    curve.target_step_interp = step - std::log(o.target_risk / risk_ewa) /
+                                                          std::log(previous_risk_ewa / risk_ewa);
             }
             previous_risk_ewa = risk_ewa;
             if (step != record[next] && !reached) continue;

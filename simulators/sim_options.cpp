@@ -59,6 +59,11 @@ std::int64_t SimOptions::budget_steps() const {
     return samples > 0 ? (samples + batch - 1) / batch : steps;
 }
 
+double SimOptions::learned_dimension() const {
+    if (spectrum && std::isinf(model_size)) return static_cast<double>(spectrum->dimension());
+    return model_size;
+}
+
 std::int64_t SimOptions::total_steps() const {
     if (samples <= 0) return steps;
     return static_cast<std::int64_t>(std::ceil(horizon * static_cast<double>(budget_steps())));
@@ -77,7 +82,17 @@ void SimOptions::validate() const {
     if (!(ewa_decay >= 0.0 && ewa_decay < 1.0)) refuse("ewa.decay", ewa_decay, "must be in [0, 1)");
     if (!(precond_power >= 0.0 && precond_power < 1.0))
         refuse("precond.power", precond_power, "must be in [0, 1)");
-    if (std::isinf(model_size) && !(2.0 * a * (1.0 - precond_power) > 1.0))
+    if (spectrum) {
+        if (simulator == SimulatorKind::widenet)
+            throw UserError("`spectrum.file` = " + spectrum->path +
+                            ": applies only to simulator = recursion or montecarlo");
+        if (std::isfinite(model_size) && model_size > static_cast<double>(spectrum->dimension()))
+            refuse("model.size", model_size,
+                   ("must be inf or <= the dimension of `spectrum.file` (" +
+                    std::to_string(spectrum->dimension()) + " entries)")
+                       .c_str());
+    }
+    if (!spectrum && std::isinf(model_size) && !(2.0 * a * (1.0 - precond_power) > 1.0))
         refuse("precond.power", precond_power,
                "must be < 1 - 1/(2a) when model.size = inf (else the gradient noise is infinite)");
     if (steps < 1) refuse("steps", steps, "must be an integer >= 1");
@@ -102,9 +117,12 @@ void SimOptions::validate() const {
     if (seed < 0) refuse("seed", seed, "must be an integer >= 0");
     if (mc_seeds < 2) refuse("montecarlo.seeds", mc_seeds, "must be an integer >= 2");
     if (!(divergence_factor > 1.0)) refuse("divergence.factor", divergence_factor, "must be > 1");
-    if (simulator == SimulatorKind::montecarlo && !(model_size <= 100000.0))
+    if (simulator == SimulatorKind::montecarlo && !(learned_dimension() <= 100000.0))
         refuse("model.size", model_size,
-               "must be an integer <= 100000 for simulator = montecarlo (finite dimension)");
+               spectrum ? "must be <= 100000 for simulator = montecarlo (spectrum.file has more "
+                          "entries: set model.size)"
+                        : "must be an integer <= 100000 for simulator = montecarlo (finite "
+                          "dimension)");
     const std::int64_t total = total_steps();
     if (total > 1'000'000'000) refuse("steps", total, "must be <= 1e9 steps");
     if (simulator == SimulatorKind::widenet) validate_widenet(*this);

@@ -4,10 +4,12 @@
 // validate() enforces the rules quoted in its messages.
 #pragma once
 
+#include "simulators/spectrum_file.hpp"
 #include "theory/quadrature.hpp"
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 
 namespace cbs::sim {
@@ -46,6 +48,10 @@ struct SimOptions {
     double b = 3.0;      ///< spectrum.b: lambda_i (w*_i)^2 = i^-b; must be > 1
     double sigma2 = 0.5; ///< noise.sigma2: label-noise variance; >= 0
     double model_size = std::numeric_limits<double>::infinity(); ///< model.size: M, integer or inf
+    /// spectrum.file: a finite spectrum read from a file (simulators/spectrum_file.hpp) in place
+    /// of the power law spectrum.a / spectrum.b; null = the power law. With it, model.size = inf
+    /// means every coordinate of the file, and an integer M must be <= the file's dimension.
+    std::shared_ptr<const UserSpectrum> spectrum;
 
     // optimizer
     std::int64_t batch = 16;    ///< batch: B, samples per step; >= 1
@@ -54,9 +60,11 @@ struct SimOptions {
     double ewa_decay = 0.99;    ///< ewa.decay: tau in [0, 1); 0 = EWA equals the raw weights
     double precond_power = 0.0; ///< precond.power: p, step eta * lambda_i^-p; in [0, 1)
     std::int64_t steps = 1000;  ///< steps: optimizer steps (if data.samples = 0)
-    std::int64_t samples = 0;   ///< data.samples: n; > 0 sets steps = ceil(n / B)
-    double horizon = 1.0;       ///< data.horizon: with data.samples, run horizon * ceil(n/B) steps
-    double target_risk = 0.0;   ///< target.risk: > 0 stops the run once EWA risk <= target
+    /// data.samples: n; > 0 sets steps = ceil(n / B). The last step is always a whole batch, so
+    /// n < B (and any n not a multiple of B) rounds up: n < B runs one step of B samples.
+    std::int64_t samples = 0;
+    double horizon = 1.0;     ///< data.horizon: with data.samples, run horizon * ceil(n/B) steps
+    double target_risk = 0.0; ///< target.risk: > 0 stops the run once EWA risk <= target
     Schedule schedule = Schedule::constant; ///< schedule: constant | cosine | wsd
     double warmup_fraction = 0.0;   ///< warmup.fraction: linear warmup over this fraction of steps
     double decay_fraction = 0.2;    ///< decay.fraction: WSD decay phase, fraction of steps
@@ -78,6 +86,9 @@ struct SimOptions {
     std::int64_t budget_steps() const;
     /// Steps run at most: ceil(horizon * budget_steps()) when samples > 0, else steps.
     std::int64_t total_steps() const;
+    /// Coordinates the model learns: model.size, or the file's dimension when spectrum.file is
+    /// given with model.size = inf (+inf for the infinite power law).
+    double learned_dimension() const;
     /// Throws cbs::UserError("`key` = value: rule") for the first violated rule.
     void validate() const;
 };

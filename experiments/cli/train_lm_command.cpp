@@ -2,6 +2,7 @@
 
 #include "experiments/config_source.hpp"
 #include "experiments/run_output.hpp"
+#include "experiments/stop_signals.hpp"
 #include "gpu/train_loop.hpp"
 #include "theory/check.hpp"
 
@@ -22,11 +23,14 @@ CLI::App* add_train_lm_command(CLI::App& app, TrainLmArgs& args) {
     cmd->add_option("--out", args.out_path, "Write the run to this HDF5 file (atomically)")
         ->required();
     cmd->add_option("--checkpoint", args.checkpoint_path,
-                    "Checkpoint file: written at the end and every --checkpoint-every steps");
+                    "Checkpoint file: written at the end, every --checkpoint-every steps and "
+                    "on SIGINT/SIGTERM (then exit 2; rerun with --resume)");
     cmd->add_option("--checkpoint-every", args.checkpoint_every,
                     "Also checkpoint every k steps (0 = only at the end)")
         ->capture_default_str();
     cmd->add_flag("--resume", args.resume, "Continue the run stored in --checkpoint");
+    // SIGINT/SIGTERM (Ctrl-C, a scheduler's stop) end the step in flight, write --checkpoint,
+    // and exit with code 2 and a resume hint.
     cmd->add_flag("--quiet", args.quiet, "No progress lines on stderr");
     cmd->footer(lm::lm_keys_help());
     return cmd;
@@ -52,6 +56,7 @@ int run_train_lm_command(const TrainLmArgs& args) {
     controls.checkpoint_every = args.checkpoint_every;
     controls.resume = args.resume;
     controls.quiet = args.quiet;
+    controls.stop_flag = StopSignals::flag();
     const lm::ModelConfig& m = options.model;
     fmt::print("cbs train-lm: d_model={} layers={} heads={} context={} vocab={} {} | {} params "
                "({} non-embedding) | B={} (micro {}) lr={} schedule={} | {} steps on {}\n",
@@ -59,7 +64,23 @@ int run_train_lm_command(const TrainLmArgs& args) {
                m.total_parameters(), m.non_embedding_parameters(), options.batch,
                options.micro_batch_size(), options.lr, lm::to_string(options.schedule),
                options.total_steps(), options.backend);
-    const lm::LmRunResult result = lm::train_lm(options, controls);
+    lm::LmRunResult result;
+    {
+        // SIGINT/SIGTERM: finish the step in flight, checkpoint, stop (exit 2, below).
+        const StopSignals signals;
+        result = lm::train_lm(options, controls);
+    }
+    if (result.stopped_by != 0) {
+        if (args.checkpoint_path.empty())
+            throw UserError(fmt::format(
+                "interrupted by {} at step {} of {}; nothing was written (run with --checkpoint "
+                "PATH to make a run resumable)",
+                StopSignals::name(result.stopped_by), result.steps_done, options.total_steps()));
+        throw UserError(fmt::format("interrupted by {} at step {} of {}; checkpoint '{}' holds "
+                                    "it: rerun the same command with --resume to continue",
+                                    StopSignals::name(result.stopped_by), result.steps_done,
+                                    options.total_steps(), args.checkpoint_path));
+    }
 
     fmt::print("{:>10} {:>14} {:>12} {:>12} {:>12}\n", "step", "tokens", "train loss", "val loss",
                "val (EWA)");
