@@ -1,0 +1,300 @@
+// LM training throughput: tokens/s and MFU of one backend on named model shapes, and the dump
+// that scripts/torch_oracle.py checks the backend against (PyTorch on the same weights).
+//
+//   bench_lm [--backend cpu|cuda|cuda-fp32] [--shape tiny|85m|gpt2-124m|all] [--batch B]
+//            [--steps S] [--warmup W] [--peak-tflops P]
+//   bench_lm --dump-oracle DIR [--backend ...] [--shape oracle|tiny|...] [--batch B]
+//
+// A step is what the training loop does: zero_grad, forward_backward, grad norm, AdamW + EWA
+// (one decay). Throughput = B T / (median step time); MFU = flops_per_token() * tokens/s / peak,
+// with flops_per_token = 6 (12 L C^2 + V C) + 12 L T C (model_config.hpp; the attention term
+// counts the full T x T scores, the usual convention, although a causal kernel needs half).
+// Peak default: 989 TFLOP/s, the H100 SXM dense bf16 rate (H200: the same chip rate).
+//
+// Oracle dump (all little-endian .npy, readable with numpy.load):
+//   model.json        config, optimizer settings, batch, backend, and every tensor's name,
+//                     offset, rows, cols, lr_multiplier, weight_decay in the flat layout
+//   params.npy        float32 (total,)  initial flat parameters (init_parameters, seed 1234)
+//   tokens.npy        int32 (steps, batch, context + 1)  one batch per step; step 0 for grads
+//   loss.npy          float64 (1,)      mean loss of the first forward pass
+//   grads.npy         float32 (total,)  d(mean loss)/d(params) on tokens[0]
+//   step_losses.npy   float64 (steps,)  losses of `steps` training steps from params
+//                                       (clip at norm 1, AdamW as backend.hpp describes)
+#include "gpu/backend.hpp"
+#include "gpu/cuda_backend.hpp"
+#include "gpu/param_layout.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace cbs::lm;
+
+namespace {
+
+struct Shape {
+    std::string name;
+    ModelConfig config;
+    std::int64_t batch;
+};
+
+Shape shape(const std::string& name) {
+    ModelConfig c;
+    c.parameterization = Parameterization::sp;
+    if (name == "tiny") { // proves the benchmark runs on a CPU in seconds
+        c.d_model = 64;
+        c.layers = 2;
+        c.heads = 4;
+        c.context = 64;
+        c.vocab = 256;
+        return {name, c, 8};
+    }
+    if (name == "oracle") { // the PyTorch comparison: small, every dimension distinct
+        c.d_model = 192;
+        c.layers = 3;
+        c.heads = 6;
+        c.context = 96;
+        c.vocab = 1000;
+        return {name, c, 4};
+    }
+    if (name == "85m") { // the study's 85M model (PAPER.md): 768, 12 layers, 12 heads, T 512
+        c.d_model = 768;
+        c.layers = 12;
+        c.heads = 12;
+        c.context = 512;
+        c.vocab = 50304; // GPT-NeoX's ~50k vocabulary, padded to a multiple of 64
+        return {name, c, 32};
+    }
+    if (name == "gpt2-124m") { // GPT-2 small's shape at context 1024 (llm.c's reference run)
+        c.d_model = 768;
+        c.layers = 12;
+        c.heads = 12;
+        c.context = 1024;
+        c.vocab = 50304; // llm.c's padded GPT-2 vocabulary
+        return {name, c, 16};
+    }
+    throw std::invalid_argument("unknown --shape " + name);
+}
+
+std::unique_ptr<LmBackend> backend(const std::string& name, const ModelConfig& c,
+                                   const std::vector<double>& decays) {
+    if (name == "cuda-fp32") return make_cuda_backend(c, decays, CudaPrecision::fp32);
+    return make_backend(name, c, decays);
+}
+
+std::vector<std::uint32_t> random_tokens(const ModelConfig& c, std::int64_t batch,
+                                         std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<std::uint32_t> t(static_cast<std::size_t>(batch * (c.context + 1)));
+    for (auto& x : t)
+        x = static_cast<std::uint32_t>(rng() % static_cast<std::uint64_t>(c.vocab));
+    return t;
+}
+
+// One training step as train_loop.cpp runs it (one micro-batch). Returns the loss.
+double train_step(LmBackend& b, std::span<const std::uint32_t> tokens, std::int64_t batch,
+                  std::int64_t step) {
+    b.zero_grad();
+    const double loss = b.forward_backward(tokens, batch, 1.0);
+    const double norm = std::sqrt(b.grad_norm_squared());
+    OptimizerStep s;
+    s.lr = 1e-3;
+    s.beta1 = 0.9;
+    s.beta2 = 0.95;
+    s.eps = 1e-8;
+    s.weight_decay = 0.0;
+    s.grad_scale = norm > 1.0 ? 1.0 / norm : 1.0;
+    s.step = step;
+    b.optimizer_step(s);
+    return loss;
+}
+
+// --- .npy writing (format version 1.0) ---------------------------------------------------------
+template <typename T>
+const char* npy_descr();
+template <>
+const char* npy_descr<float>() {
+    return "<f4";
+}
+template <>
+const char* npy_descr<double>() {
+    return "<f8";
+}
+template <>
+const char* npy_descr<std::int32_t>() {
+    return "<i4";
+}
+
+template <typename T>
+void write_npy(const std::filesystem::path& path, const std::vector<T>& data,
+               const std::vector<std::int64_t>& shape) {
+    std::string dims;
+    for (std::int64_t d : shape)
+        dims += std::to_string(d) + ",";
+    if (shape.size() > 1) dims.pop_back();
+    std::string header = std::string("{'descr': '") + npy_descr<T>() +
+                         "', 'fortran_order': False, 'shape': (" + dims + "), }";
+    const std::size_t total = 10 + header.size() + 1;
+    header.append((64 - total % 64) % 64, ' ');
+    header.push_back('\n');
+    std::ofstream out(path, std::ios::binary);
+    out.write("\x93NUMPY\x01\x00", 8);
+    const auto len = static_cast<std::uint16_t>(header.size());
+    const char le[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+    out.write(le, 2);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(reinterpret_cast<const char*>(data.data()),
+              static_cast<std::streamsize>(data.size() * sizeof(T)));
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+int dump_oracle(const std::string& dir, const std::string& backend_name, const Shape& sh) {
+    namespace fs = std::filesystem;
+    fs::create_directories(dir);
+    const ModelConfig& c = sh.config;
+    const std::int64_t batch = sh.batch, steps = 10;
+    auto b = backend(backend_name, c, {0.99});
+    const ParamLayout& layout = b->layout();
+    const std::vector<float> params = init_parameters(layout, 1234);
+    b->set_state({StateKind::params, 0}, params);
+
+    std::vector<std::int32_t> tokens;
+    std::vector<std::vector<std::uint32_t>> per_step;
+    for (std::int64_t s = 0; s < steps; ++s) {
+        per_step.push_back(random_tokens(c, batch, 5000 + static_cast<std::uint64_t>(s)));
+        for (std::uint32_t t : per_step.back())
+            tokens.push_back(static_cast<std::int32_t>(t));
+    }
+    b->zero_grad();
+    const double loss = b->forward_backward(per_step[0], batch, 1.0);
+    std::vector<float> grads(static_cast<std::size_t>(layout.total));
+    b->get_state({StateKind::grads, 0}, grads);
+
+    b->set_state({StateKind::params, 0}, params);
+    std::vector<double> losses;
+    for (std::int64_t s = 0; s < steps; ++s)
+        losses.push_back(train_step(*b, per_step[static_cast<std::size_t>(s)], batch, s + 1));
+
+    write_npy(fs::path(dir) / "params.npy", params, {layout.total});
+    write_npy(fs::path(dir) / "tokens.npy", tokens, {steps, batch, c.context + 1});
+    write_npy(fs::path(dir) / "loss.npy", std::vector<double>{loss}, {1});
+    write_npy(fs::path(dir) / "grads.npy", grads, {layout.total});
+    write_npy(fs::path(dir) / "step_losses.npy", losses, {steps});
+    std::ofstream js(fs::path(dir) / "model.json");
+    js << "{\n  \"backend\": \"" << b->name() << "\",\n  \"shape\": \"" << sh.name << "\",\n"
+       << "  \"d_model\": " << c.d_model << ", \"layers\": " << c.layers
+       << ", \"heads\": " << c.heads << ", \"context\": " << c.context << ", \"vocab\": " << c.vocab
+       << ",\n  \"parameterization\": \"" << to_string(c.parameterization)
+       << "\", \"rope_base\": " << c.rope_base
+       << ", \"layernorm_eps\": 1e-5,\n  \"attention_scale\": " << c.attention_scale()
+       << ", \"logit_multiplier\": " << c.logit_multiplier() << ",\n  \"batch\": " << batch
+       << ", \"steps\": " << steps
+       << ",\n  \"optimizer\": {\"lr\": 1e-3, \"beta1\": 0.9, \"beta2\": 0.95, \"eps\": 1e-8, "
+          "\"weight_decay\": 0.0, \"clip_norm\": 1.0},\n  \"total\": "
+       << layout.total << ",\n  \"tensors\": [\n";
+    for (std::size_t i = 0; i < layout.tensors.size(); ++i) {
+        const ParamTensor& t = layout.tensors[i];
+        js << "    {\"name\": \"" << t.name << "\", \"offset\": " << t.offset
+           << ", \"rows\": " << t.rows << ", \"cols\": " << t.cols
+           << ", \"lr_multiplier\": " << t.lr_multiplier
+           << ", \"weight_decay\": " << (t.weight_decay ? "true" : "false") << "}"
+           << (i + 1 < layout.tensors.size() ? ",\n" : "\n");
+    }
+    js << "  ]\n}\n";
+    std::printf("oracle dump (%s, shape %s): loss %.6f, step losses %.4f .. %.4f -> %s\n",
+                b->name().c_str(), sh.name.c_str(), loss, losses.front(), losses.back(),
+                dir.c_str());
+    return 0;
+}
+
+void bench(const std::string& backend_name, Shape sh, std::int64_t batch, int steps, int warmup,
+           double peak_tflops) {
+    if (batch > 0) sh.batch = batch;
+    const ModelConfig& c = sh.config;
+    auto b = backend(backend_name, c, {0.999});
+    b->set_state({StateKind::params, 0}, init_parameters(b->layout(), 1));
+    const auto tokens = random_tokens(c, sh.batch, 7);
+    std::vector<double> seconds;
+    for (int i = 0; i < warmup + steps; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        train_step(*b, tokens, sh.batch, i + 1); // returns after the loss and norm reads: synced
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (i >= warmup) seconds.push_back(s);
+    }
+    std::sort(seconds.begin(), seconds.end());
+    const double median = seconds[seconds.size() / 2];
+    const double tokens_per_step = static_cast<double>(sh.batch * c.context);
+    const double tps = tokens_per_step / median;
+    const double mfu = c.flops_per_token() * tps / (peak_tflops * 1e12);
+    std::printf("%-10s %-10s %6lld %6lld %10.2f %12.0f %9.3e %7.2f%%  (min %.2f ms, max %.2f ms, "
+                "%zu steps)\n",
+                sh.name.c_str(), b->name().c_str(), static_cast<long long>(sh.batch),
+                static_cast<long long>(c.context), median * 1e3, tps, c.flops_per_token(),
+                100.0 * mfu, seconds.front() * 1e3, seconds.back() * 1e3, seconds.size());
+    std::fflush(stdout);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::string backend_name = "cpu", shape_name = "tiny", dump_dir;
+    std::int64_t batch = 0;
+    int steps = 10, warmup = 3;
+    double peak = 989.0;
+    try {
+        for (int i = 1; i < argc; ++i) {
+            const std::string a = argv[i];
+            auto value = [&]() -> std::string {
+                if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+                return argv[++i];
+            };
+            if (a == "--backend")
+                backend_name = value();
+            else if (a == "--shape")
+                shape_name = value();
+            else if (a == "--batch")
+                batch = std::stoll(value());
+            else if (a == "--steps")
+                steps = std::stoi(value());
+            else if (a == "--warmup")
+                warmup = std::stoi(value());
+            else if (a == "--peak-tflops")
+                peak = std::stod(value());
+            else if (a == "--dump-oracle")
+                dump_dir = value();
+            else if (a == "--help" || a == "-h") {
+                std::printf("usage: bench_lm [--backend cpu|cuda|cuda-fp32] [--shape "
+                            "tiny|oracle|85m|gpt2-124m|all] [--batch B] [--steps 10] "
+                            "[--warmup 3] [--peak-tflops 989] [--dump-oracle DIR]\n");
+                return 0;
+            } else
+                throw std::invalid_argument("unknown option " + a);
+        }
+        if (steps < 1 || warmup < 0) throw std::invalid_argument("--steps >= 1, --warmup >= 0");
+        if (!dump_dir.empty())
+            return dump_oracle(dump_dir, backend_name,
+                               shape(shape_name == "tiny" ? "oracle" : shape_name));
+        std::printf("%-10s %-10s %6s %6s %10s %12s %9s %8s\n", "shape", "backend", "batch", "ctx",
+                    "ms/step", "tokens/s", "flop/tok", "MFU");
+        if (shape_name == "all") {
+            for (const char* s : {"85m", "gpt2-124m"})
+                bench(backend_name, shape(s), batch, steps, warmup, peak);
+        } else {
+            bench(backend_name, shape(shape_name), batch, steps, warmup, peak);
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_lm: %s\n", e.what());
+        return 2;
+    }
+    return 0;
+}
