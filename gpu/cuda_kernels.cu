@@ -520,6 +520,10 @@ template <typename OutT>
 void layernorm_backward_dx(const float* dy, Index sdy, const float* x, Index sx, const float* mean,
                            const float* rstd, const float* g, OutT* dx, Index sdx, bool accumulate,
                            Index n, Index c, cudaStream_t s) {
+    // The kernel adds to dx only for a float output; a bf16 output with accumulate would be
+    // silently overwritten instead.
+    if (accumulate && !std::is_same_v<OutT, float>)
+        cuda_failed(__FILE__, __LINE__, "layernorm_backward_dx", "accumulate needs a float dx");
     layernorm_backward_dx_kernel<OutT><<<static_cast<unsigned>(n), threads_for_row(c), 0, s>>>(
         dy, sdy, x, sx, mean, rstd, g, dx, sdx, accumulate, c);
     CBS_CUDA_LAUNCHED("layernorm_backward_dx_kernel");

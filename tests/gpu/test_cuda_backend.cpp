@@ -36,6 +36,41 @@ ModelConfig small_config(Parameterization p) {
     return c;
 }
 
+// A width that is not a multiple of kAlignment (64) or of any kernel's block size: the gains and
+// both embeddings end in padding, so the chunk-to-tensor table of the fused optimizer and the
+// "padding stays zero" contract are exercised (with d_model = 64 no tensor has padding at all).
+// Context 37 > 32: each warp-per-row softmax lane covers more than one column.
+ModelConfig odd_config(Parameterization p) {
+    ModelConfig c = small_config(p);
+    c.d_model = 48; // head_dim 12; muP width multiplier 1.5
+    c.context = 37;
+    return c;
+}
+
+// Zeroes the padding of a flat buffer (the layout's invariant for every state buffer).
+void zero_padding(const ParamLayout& layout, std::vector<float>& flat) {
+    std::int64_t end = 0;
+    for (const ParamTensor& t : layout.tensors) {
+        std::fill(flat.begin() + end, flat.begin() + t.offset, 0.0f);
+        end = t.offset + t.size();
+    }
+    std::fill(flat.begin() + end, flat.end(), 0.0f);
+}
+
+// Sum of |x| over the padding of a flat buffer (between tensors and after the last one).
+double padding_abs_sum(const ParamLayout& layout, const std::vector<float>& flat) {
+    double pad = 0;
+    std::int64_t end = 0;
+    for (const ParamTensor& t : layout.tensors) {
+        for (std::int64_t i = end; i < t.offset; ++i)
+            pad += std::abs(flat[static_cast<std::size_t>(i)]);
+        end = t.offset + t.size();
+    }
+    for (std::int64_t i = end; i < layout.total; ++i)
+        pad += std::abs(flat[static_cast<std::size_t>(i)]);
+    return pad;
+}
+
 // Initial weights with the gains moved off 1, so every gain gradient path matters.
 std::vector<float> test_params(const ParamLayout& layout, std::uint64_t seed) {
     std::vector<float> p = init_parameters(layout, seed);
@@ -98,15 +133,8 @@ void compare_forward_backward(const ModelConfig& c, CudaPrecision prec, double l
         INFO(t.name << ": relative L2 gradient error " << e);
         CHECK(e <= grad_tol);
     }
-    // Padding between tensors must stay exactly zero.
-    double pad = 0;
-    std::int64_t end = 0;
-    for (const ParamTensor& t : p.cpu->layout().tensors) {
-        for (std::int64_t i = end; i < t.offset; ++i)
-            pad += std::abs(gg[static_cast<std::size_t>(i)]);
-        end = t.offset + t.size();
-    }
-    CHECK(pad == 0);
+    // Padding (between tensors and after the last one) must stay exactly zero.
+    CHECK(padding_abs_sum(p.gpu->layout(), gg) == 0);
 }
 
 } // namespace
@@ -119,6 +147,8 @@ void compare_forward_backward(const ModelConfig& c, CudaPrecision prec, double l
 TEST_CASE("cuda-fp32 forward and backward match the CPU reference (SP and muP)", "[gpu]") {
     compare_forward_backward(small_config(Parameterization::sp), CudaPrecision::fp32, 1e-5, 2e-4);
     compare_forward_backward(small_config(Parameterization::mup), CudaPrecision::fp32, 1e-5, 2e-4);
+    compare_forward_backward(odd_config(Parameterization::sp), CudaPrecision::fp32, 1e-5, 2e-4);
+    compare_forward_backward(odd_config(Parameterization::mup), CudaPrecision::fp32, 1e-5, 2e-4);
 }
 
 // bf16 tolerances: every matmul operand is rounded once to bf16 (2^-8 = 3.9e-3 relative); a
@@ -129,14 +159,17 @@ TEST_CASE("cuda-fp32 forward and backward match the CPU reference (SP and muP)",
 TEST_CASE("cuda (bf16) forward and backward match the CPU reference to bf16 accuracy", "[gpu]") {
     compare_forward_backward(small_config(Parameterization::sp), CudaPrecision::bf16, 1e-2, 5e-2);
     compare_forward_backward(small_config(Parameterization::mup), CudaPrecision::bf16, 1e-2, 5e-2);
+    compare_forward_backward(odd_config(Parameterization::sp), CudaPrecision::bf16, 1e-2, 5e-2);
 }
 
 TEST_CASE("the fused AdamW + EWA update matches optimizer.cpp", "[gpu]") {
-    const ModelConfig c = small_config(Parameterization::mup); // LR multipliers differ by tensor
+    // LR multipliers differ by tensor (muP); padded tensors (odd width) exercise the chunk table.
+    const ModelConfig c = odd_config(Parameterization::mup);
     const std::vector<double> decays = {0.9, 0.99, 0.995, 0.999, 0.9999}; // > one launch's 4
     for (CudaPrecision prec : {CudaPrecision::fp32, CudaPrecision::bf16}) {
         Pair p = make_pair(c, prec, decays);
-        const auto total = static_cast<std::size_t>(p.cpu->layout().total);
+        const ParamLayout& layout = p.cpu->layout();
+        const auto total = static_cast<std::size_t>(layout.total);
         std::vector<float> g = randn(total, 3, 1e-2), m = randn(total, 4, 1e-3);
         std::vector<float> v = randn(total, 5, 1e-5);
         for (float& x : v)
@@ -144,6 +177,12 @@ TEST_CASE("the fused AdamW + EWA update matches optimizer.cpp", "[gpu]") {
         std::vector<std::vector<float>> ewa;
         for (std::size_t k = 0; k < decays.size(); ++k)
             ewa.push_back(randn(total, 10 + k, 0.05));
+        // Padding is zero in every state buffer (param_layout.hpp); optimizer.cpp never touches
+        // it while the fused kernel updates it as part of the preceding tensor.
+        for (std::vector<float>* b : {&g, &m, &v})
+            zero_padding(layout, *b);
+        for (std::vector<float>& e : ewa)
+            zero_padding(layout, e);
         for (LmBackend* b : {p.cpu.get(), p.gpu.get()}) {
             b->set_state({StateKind::grads, 0}, g);
             b->set_state({StateKind::adam_m, 0}, m);
@@ -170,6 +209,10 @@ TEST_CASE("the fused AdamW + EWA update matches optimizer.cpp", "[gpu]") {
             CHECK(worst_ratio(state(*p.gpu, StateKind::ewa, static_cast<int>(k)),
                               state(*p.cpu, StateKind::ewa, static_cast<int>(k)), 1e-30,
                               2.4e-7) <= 1);
+        for (StateKind k : {StateKind::params, StateKind::adam_m, StateKind::adam_v})
+            CHECK(padding_abs_sum(layout, state(*p.gpu, k)) == 0);
+        for (std::size_t k = 0; k < decays.size(); ++k)
+            CHECK(padding_abs_sum(layout, state(*p.gpu, StateKind::ewa, static_cast<int>(k))) == 0);
     }
 }
 
