@@ -1,7 +1,7 @@
 // LM training throughput: tokens/s and MFU of one backend on named model shapes, and the dump
 // that scripts/torch_oracle.py checks the backend against (PyTorch on the same weights).
 //
-//   bench_lm [--backend cpu|cuda|cuda-fp32] [--shape tiny|85m|gpt2-124m|all] [--batch B]
+//   bench_lm [--backend cpu|cuda|cuda-fp32] [--shape tiny|1m|85m|gpt2-124m|all] [--batch B]
 //            [--steps S] [--warmup W] [--peak-tflops P]
 //   bench_lm --dump-oracle DIR [--backend ...] [--shape oracle|tiny|...] [--batch B]
 //
@@ -57,6 +57,14 @@ Shape shape(const std::string& name) {
         c.context = 64;
         c.vocab = 256;
         return {name, c, 8};
+    }
+    if (name == "1m") { // the CPU reference's benchmark: ~1M parameters (0.98M non-embedding)
+        c.d_model = 128;
+        c.layers = 5;
+        c.heads = 4;
+        c.context = 128;
+        c.vocab = 256;
+        return {name, c, 16};
     }
     if (name == "oracle") { // the PyTorch comparison: small, every dimension distinct
         c.d_model = 192;
@@ -274,7 +282,7 @@ int main(int argc, char** argv) {
                 dump_dir = value();
             else if (a == "--help" || a == "-h") {
                 std::printf("usage: bench_lm [--backend cpu|cuda|cuda-fp32] [--shape "
-                            "tiny|oracle|85m|gpt2-124m|all] [--batch B] [--steps 10] "
+                            "tiny|1m|oracle|85m|gpt2-124m|all] [--batch B] [--steps 10] "
                             "[--warmup 3] [--peak-tflops 989] [--dump-oracle DIR]\n");
                 return 0;
             } else

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""PyTorch baseline for bench_lm: the same model and training step, tokens/s and MFU.
+
+The study's architecture (gpu/model_config.hpp) as an nn.Module: pre-norm LayerNorm without bias,
+LayerNorm on q and k over all C, RoPE on pairs (i, i + D/2), causal attention
+(F.scaled_dot_product_attention: flash attention on a GPU), GELU MLP 4x, no biases, untied
+embeddings. A step is what bench_lm times: zero_grad, forward + backward under bf16 autocast
+(fp32 master weights), global-norm clipping at 1, fused AdamW (lr 1e-3, betas 0.9/0.95, eps 1e-8).
+
+Shapes and FLOP count are bench_lm's (bench/bench_lm.cpp): 85m (C 768, L 12, H 12, T 512,
+V 50304, batch 32) and gpt2-124m (T 1024, batch 16); flops/token = 6 (12 L C^2 + V C) + 12 L T C;
+MFU against --peak-tflops (989: H100/H200 dense bf16). Median of --steps timed steps after
+--warmup, each synchronised; torch.compile unless --eager (or a torch without it, which is said).
+
+Usage: scripts/torch_bench.py [--shape 85m|gpt2-124m|all|tiny] [--device cuda|cpu] [--eager]
+                              [--batch B] [--steps 10] [--warmup 3] [--peak-tflops 989]
+Prints one line per shape in bench_lm's columns.
+"""
+import argparse
+import statistics
+import sys
+import time
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError:
+    print("torch_bench: PyTorch is not installed for this python; on Debian: "
+          "apt-get install python3-torch", file=sys.stderr)
+    sys.exit(77)
+
+SHAPES = {  # name: (d_model, layers, heads, context, vocab, batch)
+    "tiny": (64, 2, 4, 64, 256, 8),
+    "85m": (768, 12, 12, 512, 50304, 32),
+    "gpt2-124m": (768, 12, 12, 1024, 50304, 16),
+}
+
+
+class Block(nn.Module):
+    def __init__(self, c, heads):
+        super().__init__()
+        self.heads = heads
+        self.ln1 = no_bias_layernorm(c)
+        self.qkv = nn.Linear(c, 3 * c, bias=False)
+        self.q_norm = no_bias_layernorm(c)
+        self.k_norm = no_bias_layernorm(c)
+        self.attn_out = nn.Linear(c, c, bias=False)
+        self.ln2 = no_bias_layernorm(c)
+        self.fc_up = nn.Linear(c, 4 * c, bias=False)
+        self.fc_down = nn.Linear(4 * c, c, bias=False)
+
+    def forward(self, x, cos, sin):
+        b, t, c = x.shape
+        d = c // self.heads
+        q, k, v = self.qkv(self.ln1(x)).split(c, dim=-1)
+        q = rope(self.q_norm(q).view(b, t, self.heads, d), cos, sin).transpose(1, 2)
+        k = rope(self.k_norm(k).view(b, t, self.heads, d), cos, sin).transpose(1, 2)
+        v = v.view(b, t, self.heads, d).transpose(1, 2)
+        att = causal_attention(q, k, v)
+        x = x + self.attn_out(att.transpose(1, 2).reshape(b, t, c))
+        return x + self.fc_down(F.gelu(self.fc_up(self.ln2(x))))
+
+
+class _NoBiasLN(nn.Module):  # torch < 2.1 has no LayerNorm(bias=False)
+    def __init__(self, c):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(c))
+
+    def forward(self, x):
+        return F.layer_norm(x, (x.shape[-1],), self.weight.to(x.dtype), None, 1e-5)
+
+
+def no_bias_layernorm(c):
+    try:
+        return nn.LayerNorm(c, bias=False)
+    except TypeError:
+        return _NoBiasLN(c)
+
+
+def causal_attention(q, k, v):  # (B, H, T, D), scale 1/sqrt(D) as in SP
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    t = q.shape[-2]  # torch < 2.0: the plain formula
+    scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
+    mask = torch.ones(t, t, dtype=torch.bool, device=q.device).tril()
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ v
+
+
+def rope(x, cos, sin):  # x (B, T, H, D); cos, sin (T, D/2)
+    half = x.shape[-1] // 2
+    a, b = x[..., :half], x[..., half:]
+    cos, sin = cos[None, :, None, :], sin[None, :, None, :]
+    return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
+
+
+class TransformerLM(nn.Module):
+    def __init__(self, c, layers, heads, context, vocab):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, c)
+        self.blocks = nn.ModuleList(Block(c, heads) for _ in range(layers))
+        self.ln_f = no_bias_layernorm(c)
+        self.lm_head = nn.Linear(c, vocab, bias=False)
+        d = c // heads
+        freq = 10000.0 ** (-2.0 * torch.arange(d // 2, dtype=torch.float64) / d)
+        angle = torch.arange(context, dtype=torch.float64)[:, None] * freq[None, :]
+        self.register_buffer("cos", torch.cos(angle).float(), persistent=False)
+        self.register_buffer("sin", torch.sin(angle).float(), persistent=False)
+        for p in self.parameters():
+            if p.dim() == 2:
+                nn.init.normal_(p, std=0.02)
+
+    def forward(self, tokens):
+        inputs, targets = tokens[:, :-1], tokens[:, 1:]
+        x = self.wte(inputs)
+        for block in self.blocks:
+            x = block(x, self.cos, self.sin)
+        logits = self.lm_head(self.ln_f(x))
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def flops_per_token(c, layers, context, vocab):
+    return 6.0 * (12 * layers * c * c + vocab * c) + 12.0 * layers * context * c
+
+
+def bench(name, args):
+    c, layers, heads, context, vocab, batch = SHAPES[name]
+    batch = args.batch or batch
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    model = TransformerLM(c, layers, heads, context, vocab).to(device)
+    try:
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), eps=1e-8,
+                                weight_decay=0.0, fused=device.type == "cuda")
+    except TypeError:  # torch without fused AdamW
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), eps=1e-8,
+                                weight_decay=0.0)
+    mode = "eager"
+    step_model = model
+    if not args.eager:
+        if hasattr(torch, "compile"):
+            step_model = torch.compile(model)
+            mode = "compile"
+        else:
+            mode = "eager (this torch has no torch.compile)"
+    tokens = torch.randint(0, vocab, (batch, context + 1), device=device)
+    dtype = torch.bfloat16
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device.type, dtype=dtype):
+            loss = step_model(tokens)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss
+
+    seconds = []
+    for i in range(args.warmup + args.steps):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        step().item()  # .item() synchronises
+        s = time.perf_counter() - t0
+        if i >= args.warmup:
+            seconds.append(s)
+    median = statistics.median(seconds)
+    tps = batch * context / median
+    fpt = flops_per_token(c, layers, context, vocab)
+    mfu = fpt * tps / (args.peak_tflops * 1e12)
+    print(f"{name:<10} {'torch':<10} {batch:>6} {context:>6} {median * 1e3:>10.2f} {tps:>12.0f} "
+          f"{fpt:>9.3e} {100 * mfu:>7.2f}%  ({mode}, torch {torch.__version__}, "
+          f"min {min(seconds) * 1e3:.2f} ms, max {max(seconds) * 1e3:.2f} ms, "
+          f"{len(seconds)} steps)", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--shape", default="all", choices=[*SHAPES, "all"])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--eager", action="store_true", help="skip torch.compile")
+    p.add_argument("--batch", type=int, default=0)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--peak-tflops", type=float, default=989.0)
+    args = p.parse_args()
+    if args.steps < 1 or args.warmup < 0:
+        p.error("--steps must be >= 1 and --warmup >= 0")
+    print(f"{'shape':<10} {'backend':<10} {'batch':>6} {'ctx':>6} {'ms/step':>10} "
+          f"{'tokens/s':>12} {'flop/tok':>9} {'MFU':>8}")
+    for name in (["85m", "gpt2-124m"] if args.shape == "all" else [args.shape]):
+        bench(name, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
