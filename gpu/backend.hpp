@@ -11,6 +11,7 @@
 
 #include "gpu/model_config.hpp"
 #include "gpu/param_layout.hpp"
+#include "theory/check.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -42,6 +43,29 @@ struct OptimizerStep {
     double grad_scale = 1; ///< clipping factor applied to the accumulated gradient
     std::int64_t step = 1; ///< 1-based update count (Adam bias correction)
 };
+
+/// The state buffer `which` names, for a backend of any buffer type (host vectors, device
+/// buffers; const or not): params, grads, Adam m and v, or ewa[which.ewa_index] (checked).
+template <typename Buffer, typename EwaBuffers>
+Buffer& select_state(StateRef which, Buffer& params, Buffer& grads, Buffer& m, Buffer& v,
+                     EwaBuffers& ewa) {
+    switch (which.kind) {
+    case StateKind::params:
+        return params;
+    case StateKind::grads:
+        return grads;
+    case StateKind::adam_m:
+        return m;
+    case StateKind::adam_v:
+        return v;
+    case StateKind::ewa:
+        break;
+    }
+    CBS_CHECK(which.kind == StateKind::ewa, "unknown state kind ", static_cast<int>(which.kind));
+    CBS_CHECK(which.ewa_index >= 0 && which.ewa_index < static_cast<int>(ewa.size()), "ewa index ",
+              which.ewa_index);
+    return ewa[static_cast<std::size_t>(which.ewa_index)];
+}
 
 class LmBackend {
 public:

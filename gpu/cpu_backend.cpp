@@ -51,21 +51,7 @@ std::vector<float>& CpuBackend::buffer(StateRef which) {
 }
 
 const std::vector<float>& CpuBackend::buffer(StateRef which) const {
-    switch (which.kind) {
-    case StateKind::params:
-        return params_;
-    case StateKind::grads:
-        return grads_;
-    case StateKind::adam_m:
-        return m_;
-    case StateKind::adam_v:
-        return v_;
-    case StateKind::ewa:
-        CBS_CHECK(which.ewa_index >= 0 && which.ewa_index < static_cast<int>(ewa_.size()),
-                  "ewa index ", which.ewa_index);
-        return ewa_[static_cast<std::size_t>(which.ewa_index)];
-    }
-    CBS_CHECK(false, "unknown state kind");
+    return select_state(which, params_, grads_, m_, v_, ewa_);
 }
 
 void CpuBackend::set_state(StateRef which, std::span<const float> host) {

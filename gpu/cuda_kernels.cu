@@ -117,23 +117,30 @@ __global__ void embed_backward_kernel(const std::int32_t* rows, const std::int32
 
 // ---- LayerNorm ---------------------------------------------------------------------------
 
-template <typename Act>
-__global__ void layernorm_forward_kernel(const float* x, Index sx, const float* g, Act* y,
-                                         float* mean_out, float* rstd_out, Index c) {
-    __shared__ float shared[32];
-    const Index r = blockIdx.x;
-    const float* xr = x + r * sx;
+// Mean and 1/sqrt(var + eps) of one row of c floats (two passes, as the CPU reference), for a
+// block of threads; every thread gets both. `shared` holds 32 floats (block_sum's scratch).
+__device__ void row_mean_rstd(const float* xr, Index c, float* shared, float& mean, float& rstd) {
     float s = 0;
     for (Index i = threadIdx.x; i < c; i += blockDim.x)
         s += xr[i];
-    const float mean = block_sum(s, shared) / static_cast<float>(c);
+    mean = block_sum(s, shared) / static_cast<float>(c);
     float q = 0;
     for (Index i = threadIdx.x; i < c; i += blockDim.x) {
         const float d = xr[i] - mean;
         q += d * d;
     }
     const float var = block_sum(q, shared) / static_cast<float>(c);
-    const float rstd = 1.0f / sqrtf(var + kLayerNormEps);
+    rstd = 1.0f / sqrtf(var + kLayerNormEps);
+}
+
+template <typename Act>
+__global__ void layernorm_forward_kernel(const float* x, Index sx, const float* g, Act* y,
+                                         float* mean_out, float* rstd_out, Index c) {
+    __shared__ float shared[32];
+    const Index r = blockIdx.x;
+    const float* xr = x + r * sx;
+    float mean, rstd;
+    row_mean_rstd(xr, c, shared, mean, rstd);
     for (Index i = threadIdx.x; i < c; i += blockDim.x)
         y[r * c + i] = to_act<Act>((xr[i] - mean) * rstd * g[i]);
     if (threadIdx.x == 0) {
@@ -201,17 +208,8 @@ __device__ void norm_rope_part(const float* xr, const float* g, const float* cos
                                Index r, Index c, Index heads_t_d, Index t_d, Index d,
                                float* shared) {
     // out points at (b, h = 0, t, 0) of a bhtd tensor; head h is at out + h * heads_t_d.
-    float s = 0;
-    for (Index i = threadIdx.x; i < c; i += blockDim.x)
-        s += xr[i];
-    const float mean = block_sum(s, shared) / static_cast<float>(c);
-    float q = 0;
-    for (Index i = threadIdx.x; i < c; i += blockDim.x) {
-        const float dv = xr[i] - mean;
-        q += dv * dv;
-    }
-    const float var = block_sum(q, shared) / static_cast<float>(c);
-    const float rstd = 1.0f / sqrtf(var + kLayerNormEps);
+    float mean, rstd;
+    row_mean_rstd(xr, c, shared, mean, rstd);
     const Index half = d / 2;
     for (Index j = threadIdx.x; j < c / 2; j += blockDim.x) {
         const Index h = j / half, i = j % half;
