@@ -1,5 +1,7 @@
 #include "experiments/config_source.hpp"
 
+#include "data/json_text.hpp"
+
 #include "theory/check.hpp"
 
 #include <fmt/format.h>
@@ -85,6 +87,23 @@ ConfigEntry parse_set_argument(const std::string& argument) {
     if (key.empty() || value.empty())
         throw UserError(
             fmt::format("--set '{}': must have the form key=value with both non-empty", argument));
+    // Every value ends up in the resolved TOML written into output files, which must parse
+    // again: TOML text is UTF-8 without control characters other than tab (found by fuzzing).
+    // Where a bad byte is in the key, the key is not printed (it would carry the byte along).
+    const auto refuse_text = [&](std::size_t at, const std::string& what) {
+        throw UserError(at < eq ? fmt::format("--set: {} at byte {} of the key; keys and values "
+                                              "must be UTF-8 text without control characters",
+                                              what, at)
+                                : fmt::format("--set {}=...: {} at byte {} of the argument; values "
+                                              "must be UTF-8 text without control characters",
+                                              key, what, at));
+    };
+    if (const auto bad = data::find_invalid_utf8(argument)) refuse_text(*bad, "invalid UTF-8");
+    for (std::size_t i = 0; i < argument.size(); ++i) {
+        const auto c = static_cast<unsigned char>(argument[i]);
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            refuse_text(i, fmt::format("control character 0x{:02x}", c));
+    }
     // Accept TOML-style quoted strings too: --set 'schedule="cosine"'.
     if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
         value.back() == value.front())

@@ -41,13 +41,16 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_odr_violation=2"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0"
 
-# A crash's owner: the first stack frame outside the sanitizer runtime and libc. Frames inside
-# libhdf5 are bugs of HDF5 1.10's reader on hostile files (tests/fuzz/README.md), which cbs can
-# neither fix nor catch; they are counted apart and do not fail the run. Everything else is ours.
+# A crash's owner: the first stack frame outside the sanitizer runtime, libFuzzer, libc and
+# libstdc++. Frames inside libhdf5 are bugs of HDF5 1.10's reader on hostile files
+# (tests/fuzz/README.md), which cbs can neither fix nor catch; they are counted apart and do not
+# fail the run. Everything else is ours. A timeout input is replayed with -timeout=10, so that
+# libFuzzer aborts it with the stack of the loop it hangs in.
 crash_owner() {
     local frame
-    frame=$("$1" "$2" 2>&1 | grep -E '^ +#[0-9]+ ' |
-        grep -vE ' in (__asan|__interceptor|__sanitizer|__ubsan|__lsan|operator new|operator delete|malloc|calloc|realloc|free|mem(cpy|move|set|cmp)|str[a-z]*|abort|raise|gsignal|__GI_|__libc|fuzzer::)' |
+    frame=$("$1" -timeout=10 "$2" 2>&1 | grep -E '^ +#[0-9]+ ' |
+        grep -vE ' in (__asan|__interceptor|__sanitizer|__ubsan|__lsan|operator new|operator delete|malloc|calloc|realloc|free|mem(cpy|move|set|cmp)|str[a-z]*|abort|raise|gsignal|__GI_|__libc|__pthread|pthread_|std::terminate|__cxa_|fuzzer::)' |
+        grep -vE '\((/[^ ]*/)?(libc|libstdc\+\+|libgcc_s)\.so' |
         head -n 1)
     if grep -q 'libhdf5' <<<"$frame"; then echo hdf5; else echo ours; fi
     sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ in /    first frame: /' <<<"$frame" >&2

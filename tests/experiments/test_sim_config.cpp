@@ -79,6 +79,19 @@ TEST_CASE("set arguments (key=value) are parsed strictly", "[config]") {
     CHECK_THROWS_AS(parse_set_argument("lr"), cbs::UserError);
     CHECK_THROWS_AS(parse_set_argument("=0.1"), cbs::UserError);
     CHECK_THROWS_AS(parse_set_argument("lr="), cbs::UserError);
+    // Values must be TOML text: they are written into every output file's resolved config,
+    // which must parse again (fuzz regressions: tests/fuzz/regressions/fuzz_set_argument/).
+    CHECK(refusal(std::string("spectrum.file=a\x01"
+                              "b")) ==
+          "--set spectrum.file=...: control character 0x01 at byte 15 of the argument; values "
+          "must be UTF-8 text without control characters");
+    CHECK(refusal(std::string("spectrum.file=a\xff")) ==
+          "--set spectrum.file=...: invalid UTF-8 at byte 15 of the argument; values must be "
+          "UTF-8 text without control characters");
+    CHECK(refusal(std::string("l\x7fr=1")) ==
+          "--set: control character 0x7f at byte 1 of the key; keys and values must be UTF-8 "
+          "text without control characters");
+    CHECK(parse_set_argument("spectrum.file=caf\xc3\xa9\tx.txt").value == "caf\xc3\xa9\tx.txt");
 }
 
 TEST_CASE("TOML tables and dotted keys map onto the same options; later entries win", "[config]") {
