@@ -1,5 +1,6 @@
 #include "experiments/sim_config.hpp"
 
+#include "data/toml_text.hpp"
 #include "theory/check.hpp"
 
 #include <charconv>
@@ -331,8 +332,8 @@ std::string to_toml(const sim::SimOptions& options) {
         const data::AttrValue v = k.get(options);
         const bool quoted = std::holds_alternative<std::string>(v) &&
                             !(std::string(k.name) == "model.size"); // inf is a TOML float
-        text += quoted ? fmt::format("{} = \"{}\"\n", k.name, attr_text(v))
-                       : fmt::format("{} = {}\n", k.name, attr_text(v));
+        text += fmt::format("{} = {}\n", k.name,
+                            quoted ? data::toml_basic_string(attr_text(v)) : attr_text(v));
     }
     return text;
 }
