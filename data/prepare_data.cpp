@@ -2,6 +2,7 @@
 // segment by segment into train/val shard writers, write the manifest, rename into place.
 #include "data/prepare_data.hpp"
 
+#include "data/json_text.hpp"
 #include "data/token_shard.hpp"
 #include "data/tokenizer.hpp"
 #include "theory/check.hpp"
@@ -114,42 +115,6 @@ std::vector<fs::path> expand_inputs(const std::vector<std::string>& patterns) {
 namespace {
 
 // ---- small helpers --------------------------------------------------------------------------
-
-std::string json_escape(std::string_view s) {
-    std::string out;
-    for (const char c : s) {
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                out += buf;
-            } else {
-                out += c;
-            }
-        }
-    }
-    return out;
-}
-
-std::string quoted(std::string_view s) {
-    return "\"" + json_escape(s) + "\"";
-}
 
 std::string utc_now() {
     const std::time_t t = std::time(nullptr);
@@ -317,30 +282,30 @@ std::string manifest_json(const PrepareOptions& o, const PrepareSummary& s,
                           std::int64_t spm_seen) {
     std::ostringstream j;
     auto split = [&](const char* name, const SplitSummary& sp) {
-        j << "  " << quoted(name) << ": {\"tokens\": " << sp.tokens
+        j << "  " << quoted_string(name) << ": {\"tokens\": " << sp.tokens
           << ", \"segments\": " << sp.segments << ", \"documents\": " << sp.documents
           << ", \"shards\": [";
         for (std::size_t i = 0; i < sp.shards.size(); ++i)
-            j << (i ? ", " : "") << "{\"file\": " << quoted(sp.shards[i].file)
+            j << (i ? ", " : "") << "{\"file\": " << quoted_string(sp.shards[i].file)
               << ", \"tokens\": " << sp.shards[i].tokens << "}";
         j << "]}";
     };
     j << "{\n";
     j << "  \"format\": \"cbs-prepare-data\",\n  \"format_version\": 1,\n";
-    j << "  \"cbs_version\": " << quoted(o.cbs_version) << ",\n";
-    j << "  \"created\": " << quoted(utc_now()) << ",\n";
-    j << "  \"command_line\": " << quoted(o.command_line) << ",\n";
-    j << "  \"tokenizer\": {\"kind\": " << quoted(s.tokenizer)
+    j << "  \"cbs_version\": " << quoted_string(o.cbs_version) << ",\n";
+    j << "  \"created\": " << quoted_string(utc_now()) << ",\n";
+    j << "  \"command_line\": " << quoted_string(o.command_line) << ",\n";
+    j << "  \"tokenizer\": {\"kind\": " << quoted_string(s.tokenizer)
       << ", \"vocab_size\": " << s.vocab_size
       << ", \"document_token\": " << (doc_token ? std::to_string(*doc_token) : "null")
-      << ", \"document_separator\": " << (doc_token ? std::string("null") : quoted("\n\n"));
+      << ", \"document_separator\": " << (doc_token ? std::string("null") : quoted_string("\n\n"));
     if (o.tokenizer == TokenizerKind::sentencepiece) {
         j << ", \"model\": \"tokenizer.model\", \"trained\": " << (s.trained ? "true" : "false");
         if (s.trained)
             j << ", \"trained_on_sentences\": " << spm_used << ", \"sentences_seen\": " << spm_seen
               << ", \"seed\": " << o.seed;
         else
-            j << ", \"loaded_from\": " << quoted(o.model);
+            j << ", \"loaded_from\": " << quoted_string(o.model);
     }
     j << "},\n";
     j << "  \"shard_version\": " << shard_version_for_vocab(s.vocab_size) << ",\n";
@@ -355,8 +320,8 @@ std::string manifest_json(const PrepareOptions& o, const PrepareSummary& s,
     j << "  \"inputs\": [";
     for (std::size_t i = 0; i < s.inputs.size(); ++i) {
         const InputStats& in = s.inputs[i];
-        j << (i ? ",\n" : "\n") << "    {\"path\": " << quoted(in.path)
-          << ", \"format\": " << quoted(to_string(in.format)) << ", \"bytes\": " << in.bytes
+        j << (i ? ",\n" : "\n") << "    {\"path\": " << quoted_string(in.path)
+          << ", \"format\": " << quoted_string(to_string(in.format)) << ", \"bytes\": " << in.bytes
           << ", \"lines\": " << in.lines << ", \"documents\": " << in.documents
           << ", \"segments\": " << in.segments << ", \"skipped\": " << in.skipped << "}";
     }

@@ -1,6 +1,6 @@
 #include "experiments/sim_config.hpp"
 
-#include "data/toml_text.hpp"
+#include "data/json_text.hpp"
 #include "theory/check.hpp"
 
 #include <charconv>
@@ -333,7 +333,7 @@ std::string to_toml(const sim::SimOptions& options) {
         const bool quoted = std::holds_alternative<std::string>(v) &&
                             !(std::string(k.name) == "model.size"); // inf is a TOML float
         text += fmt::format("{} = {}\n", k.name,
-                            quoted ? data::toml_basic_string(attr_text(v)) : attr_text(v));
+                            quoted ? data::quoted_string(attr_text(v)) : attr_text(v));
     }
     return text;
 }

@@ -1,6 +1,6 @@
 #include "gpu/lm_options.hpp"
 
-#include "data/toml_text.hpp"
+#include "data/json_text.hpp"
 #include "theory/check.hpp"
 
 #include <charconv>
@@ -330,9 +330,9 @@ std::string to_toml(const LmOptions& options) {
     std::string text;
     for (const Key& k : keys()) {
         const data::AttrValue v = k.get(options);
-        text += fmt::format("{} = {}\n", k.name,
-                            k.kind == Kind::text ? data::toml_basic_string(attr_text(v))
-                                                 : attr_text(v));
+        text +=
+            fmt::format("{} = {}\n", k.name,
+                        k.kind == Kind::text ? data::quoted_string(attr_text(v)) : attr_text(v));
     }
     return text;
 }
