@@ -1,11 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch baseline for bench_lm: the same model and training step, tokens/s and MFU.
 
-The study's architecture (gpu/model_config.hpp) as an nn.Module: pre-norm LayerNorm without bias,
-LayerNorm on q and k over all C, RoPE on pairs (i, i + D/2), causal attention
-(F.scaled_dot_product_attention: flash attention on a GPU), GELU MLP 4x, no biases, untied
-embeddings. A step is what bench_lm times: zero_grad, forward + backward under bf16 autocast
-(fp32 master weights), global-norm clipping at 1, fused AdamW (lr 1e-3, betas 0.9/0.95, eps 1e-8).
+The model is scripts/torch_lm.py's, the one scripts/torch_oracle.py checks our backends against
+(SP: attention scale 1/sqrt(D), logits multiplier 1). A step is what bench_lm times: zero_grad,
+forward + backward under bf16 autocast (fp32 master weights), global-norm clipping at 1, fused
+AdamW (lr 1e-3, betas 0.9/0.95, eps 1e-8).
 
 Shapes and FLOP count are bench_lm's (bench/bench_lm.cpp): 85m (C 768, L 12, H 12, T 512,
 V 50304, batch 32) and gpt2-124m (T 1024, batch 16); flops/token = 6 (12 L C^2 + V C) + 12 L T C;
@@ -23,8 +22,7 @@ import time
 
 try:
     import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
+    from torch_lm import TransformerLM
 except ImportError:
     print("torch_bench: PyTorch is not installed for this python; on Debian: "
           "apt-get install python3-torch", file=sys.stderr)
@@ -35,88 +33,6 @@ SHAPES = {  # name: (d_model, layers, heads, context, vocab, batch)
     "85m": (768, 12, 12, 512, 50304, 32),
     "gpt2-124m": (768, 12, 12, 1024, 50304, 16),
 }
-
-
-class Block(nn.Module):
-    def __init__(self, c, heads):
-        super().__init__()
-        self.heads = heads
-        self.ln1 = no_bias_layernorm(c)
-        self.qkv = nn.Linear(c, 3 * c, bias=False)
-        self.q_norm = no_bias_layernorm(c)
-        self.k_norm = no_bias_layernorm(c)
-        self.attn_out = nn.Linear(c, c, bias=False)
-        self.ln2 = no_bias_layernorm(c)
-        self.fc_up = nn.Linear(c, 4 * c, bias=False)
-        self.fc_down = nn.Linear(4 * c, c, bias=False)
-
-    def forward(self, x, cos, sin):
-        b, t, c = x.shape
-        d = c // self.heads
-        q, k, v = self.qkv(self.ln1(x)).split(c, dim=-1)
-        q = rope(self.q_norm(q).view(b, t, self.heads, d), cos, sin).transpose(1, 2)
-        k = rope(self.k_norm(k).view(b, t, self.heads, d), cos, sin).transpose(1, 2)
-        v = v.view(b, t, self.heads, d).transpose(1, 2)
-        att = causal_attention(q, k, v)
-        x = x + self.attn_out(att.transpose(1, 2).reshape(b, t, c))
-        return x + self.fc_down(F.gelu(self.fc_up(self.ln2(x))))
-
-
-class _NoBiasLN(nn.Module):  # torch < 2.1 has no LayerNorm(bias=False)
-    def __init__(self, c):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(c))
-
-    def forward(self, x):
-        return F.layer_norm(x, (x.shape[-1],), self.weight.to(x.dtype), None, 1e-5)
-
-
-def no_bias_layernorm(c):
-    try:
-        return nn.LayerNorm(c, bias=False)
-    except TypeError:
-        return _NoBiasLN(c)
-
-
-def causal_attention(q, k, v):  # (B, H, T, D), scale 1/sqrt(D) as in SP
-    if hasattr(F, "scaled_dot_product_attention"):
-        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    t = q.shape[-2]  # torch < 2.0: the plain formula
-    scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
-    mask = torch.ones(t, t, dtype=torch.bool, device=q.device).tril()
-    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ v
-
-
-def rope(x, cos, sin):  # x (B, T, H, D); cos, sin (T, D/2)
-    half = x.shape[-1] // 2
-    a, b = x[..., :half], x[..., half:]
-    cos, sin = cos[None, :, None, :], sin[None, :, None, :]
-    return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
-
-
-class TransformerLM(nn.Module):
-    def __init__(self, c, layers, heads, context, vocab):
-        super().__init__()
-        self.wte = nn.Embedding(vocab, c)
-        self.blocks = nn.ModuleList(Block(c, heads) for _ in range(layers))
-        self.ln_f = no_bias_layernorm(c)
-        self.lm_head = nn.Linear(c, vocab, bias=False)
-        d = c // heads
-        freq = 10000.0 ** (-2.0 * torch.arange(d // 2, dtype=torch.float64) / d)
-        angle = torch.arange(context, dtype=torch.float64)[:, None] * freq[None, :]
-        self.register_buffer("cos", torch.cos(angle).float(), persistent=False)
-        self.register_buffer("sin", torch.sin(angle).float(), persistent=False)
-        for p in self.parameters():
-            if p.dim() == 2:
-                nn.init.normal_(p, std=0.02)
-
-    def forward(self, tokens):
-        inputs, targets = tokens[:, :-1], tokens[:, 1:]
-        x = self.wte(inputs)
-        for block in self.blocks:
-            x = block(x, self.cos, self.sin)
-        logits = self.lm_head(self.ln_f(x))
-        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
 def flops_per_token(c, layers, context, vocab):

@@ -7,11 +7,8 @@ them -- the first loss, every parameter's gradient, and the losses of 10 AdamW s
 norm clipping. Rebuilds the model from the dump's layout in PyTorch (autograd for the gradients,
 its own AdamW arithmetic written from backend.hpp's contract) and compares.
 
-The architecture (gpu/model_config.hpp): pre-norm LayerNorm without bias (eps 1e-5); qkv in one
-matrix (q | k | v rows); LayerNorm over all C of q and of k with their own gains; RoPE on pairs
-(i, i + D/2) of every head, angle t * base^(-2i/D); causal softmax attention scaled by
-`attention_scale`; GELU (erf) MLP 4C; final LayerNorm; untied read-out times `logit_multiplier`;
-mean cross-entropy over batch * context predictions.
+The model is scripts/torch_lm.py's (the one torch_bench.py times), called on our flat parameter
+vector through torch.func.functional_call.
 
 Tolerances by the backend's precision (STYLE.md: derived, not guessed). The oracle runs in fp64:
   cpu, cuda-fp32 (fp32 everywhere): one fp32 op errs ~6e-8 relative; a loss or gradient is a few
@@ -24,7 +21,6 @@ Exit code: 0 when every comparison passes, 1 when any fails, 2 on bad input, 77 
 Usage: scripts/torch_oracle.py DIR [--json]
 """
 import json
-import math
 import sys
 
 try:
@@ -34,7 +30,7 @@ except ImportError:
     sys.exit(77)
 try:
     import torch
-    import torch.nn.functional as F
+    from torch_lm import TransformerLM, flat_parameters, functional_call
 except ImportError:
     print("torch_oracle: SKIPPED: PyTorch is not installed for this python "
           f"({sys.executable}); on Debian: apt-get install python3-torch", file=sys.stderr)
@@ -59,76 +55,33 @@ def load_dump(directory):
     return meta, arrays
 
 
-class Model:
-    """The study's decoder-only transformer on a flat fp64 parameter vector."""
-
-    def __init__(self, meta):
-        self.meta = meta
-        self.c = meta["d_model"]
-        self.heads = meta["heads"]
-        self.d = self.c // self.heads
-        self.t = meta["context"]
-        self.tensors = {t["name"]: t for t in meta["tensors"]}
-        half = self.d // 2
-        i = torch.arange(half, dtype=torch.float64)
-        freq = meta["rope_base"] ** (-2.0 * i / self.d)
-        angle = torch.arange(self.t, dtype=torch.float64)[:, None] * freq[None, :]
-        self.cos, self.sin = torch.cos(angle), torch.sin(angle)  # (T, D/2)
-
-    def view(self, flat, name):
-        t = self.tensors[name]
-        x = flat[t["offset"]:t["offset"] + t["rows"] * t["cols"]]
-        return x if t["rows"] == 1 else x.view(t["rows"], t["cols"])
-
-    def layernorm(self, x, gain):
-        return F.layer_norm(x, (x.shape[-1],), weight=gain, bias=None,
-                            eps=self.meta["layernorm_eps"])
-
-    def rope(self, x):  # x: (B, T, H, D)
-        half = self.d // 2
-        a, b = x[..., :half], x[..., half:]
-        cos, sin = self.cos[None, :, None, :], self.sin[None, :, None, :]
-        return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
-
-    def loss(self, flat, tokens):
-        """Mean cross-entropy (nats) of tokens (B, T + 1): inputs [:, :T], targets [:, 1:]."""
-        p = lambda name: self.view(flat, name)
-        inputs, targets = tokens[:, :-1], tokens[:, 1:]
-        bsz, c, h, d, t = tokens.shape[0], self.c, self.heads, self.d, self.t
-        x = p("wte")[inputs]  # (B, T, C)
-        mask = torch.ones(t, t, dtype=torch.bool).tril()
-        for layer in range(self.meta["layers"]):
-            q_ = lambda name: p(f"layers.{layer}.{name}")
-            h1 = self.layernorm(x, q_("ln1"))
-            qkv = h1 @ q_("qkv").T
-            q, k, v = qkv[..., :c], qkv[..., c:2 * c], qkv[..., 2 * c:]
-            q = self.rope(self.layernorm(q, q_("q_norm")).view(bsz, t, h, d))
-            k = self.rope(self.layernorm(k, q_("k_norm")).view(bsz, t, h, d))
-            v = v.reshape(bsz, t, h, d)
-            scores = torch.einsum("bihd,bjhd->bhij", q, k) * self.meta["attention_scale"]
-            probs = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
-            att = torch.einsum("bhij,bjhd->bihd", probs, v).reshape(bsz, t, c)
-            x = x + att @ q_("attn_out").T
-            h2 = self.layernorm(x, q_("ln2"))
-            x = x + F.gelu(h2 @ q_("fc_up").T) @ q_("fc_down").T
-        logits = self.layernorm(x, p("ln_f")) @ p("lm_head").T * self.meta["logit_multiplier"]
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+def make_model(meta):
+    """The PyTorch model (torch_lm.py) in fp64 with the dump's shape and multipliers."""
+    return TransformerLM(meta["d_model"], meta["layers"], meta["heads"], meta["context"],
+                         meta["vocab"], attention_scale=meta["attention_scale"],
+                         logit_multiplier=meta["logit_multiplier"], rope_base=meta["rope_base"],
+                         eps=meta["layernorm_eps"]).double()
 
 
-def adamw_steps(model, params, tokens, opt):
+def loss_of(model, meta, theta, tokens):
+    """Mean loss of the flat parameters `theta` on tokens (B, T + 1), differentiable in theta."""
+    return functional_call(model, flat_parameters(model, theta, meta["tensors"]), (tokens,))
+
+
+def adamw_steps(model, meta, params, tokens, opt):
     """Losses of len(tokens) AdamW steps as backend.hpp's OptimizerStep describes."""
     theta = params.clone()
     m, v = torch.zeros_like(theta), torch.zeros_like(theta)
     lr_mult = torch.ones_like(theta)
     decays = torch.zeros_like(theta)
-    for t in model.meta["tensors"]:
+    for t in meta["tensors"]:
         n = t["rows"] * t["cols"]
         lr_mult[t["offset"]:t["offset"] + n] = t["lr_multiplier"]
         decays[t["offset"]:t["offset"] + n] = 1.0 if t["weight_decay"] else 0.0
     losses = []
     for step, batch in enumerate(tokens, start=1):
         theta.requires_grad_(True)
-        loss = model.loss(theta, batch)
+        loss = loss_of(model, meta, theta, batch)
         (grad,) = torch.autograd.grad(loss, theta)
         losses.append(loss.item())
         with torch.no_grad():
@@ -167,12 +120,12 @@ def main(argv):
         return 2
     loss_tol, grad_tol, step_tol = TOLERANCES[backend]
     torch.manual_seed(0)
-    model = Model(meta)
+    model = make_model(meta)
     params = torch.from_numpy(arr["params"].astype(np.float64))
     tokens = torch.from_numpy(arr["tokens"].astype(np.int64))  # (steps, B, T + 1)
 
     theta = params.clone().requires_grad_(True)
-    loss = model.loss(theta, tokens[0])
+    loss = loss_of(model, meta, theta, tokens[0])
     (grad,) = torch.autograd.grad(loss, theta)
     ours_grad = torch.from_numpy(arr["grads"].astype(np.float64))
 
@@ -199,7 +152,7 @@ def main(argv):
     ok &= pad == 0.0
     rows.append(("grad padding (max |g|)", pad, 0.0, pad, 0.0))
 
-    ref_losses = adamw_steps(model, params, tokens, meta["optimizer"])
+    ref_losses = adamw_steps(model, meta, params, tokens, meta["optimizer"])
     worst_step = 0.0
     for s, (a, b) in enumerate(zip(arr["step_losses"].tolist(), ref_losses), start=1):
         err = rel(a, b)
