@@ -3,6 +3,7 @@
 #include "experiments/sim_config.hpp"
 
 #include "theory/check.hpp"
+#include "theory/fnv1a.hpp"
 
 #include <filesystem>
 #include <fmt/format.h>
@@ -31,18 +32,15 @@ std::string cbs_git_sha() {
 }
 
 std::string run_id(const sim::SimOptions& options) {
-    std::uint64_t hash = 0xcbf29ce484222325ULL; // FNV-1a offset basis
-    for (const unsigned char c : to_toml(options)) {
-        hash ^= c;
-        hash *= 0x100000001b3ULL; // FNV prime
-    }
+    std::uint64_t hash = fnv1a(to_toml(options));
     // A spectrum file is named by its path in the TOML; its numbers make the run, so they are
-    // part of the id too (an edited file is a new run, not a finished one).
+    // part of the id too (an edited file is a new run, not a finished one). Its hash's bytes
+    // are folded in low byte first.
     if (options.spectrum) {
-        for (int shift = 0; shift < 64; shift += 8) {
-            hash ^= (options.spectrum->content_hash >> shift) & 0xffU;
-            hash *= 0x100000001b3ULL;
-        }
+        unsigned char bytes[8];
+        for (int k = 0; k < 8; ++k)
+            bytes[k] = static_cast<unsigned char>(options.spectrum->content_hash >> (8 * k));
+        hash = fnv1a(bytes, sizeof bytes, hash);
     }
     return fmt::format("r{:016x}", hash);
 }

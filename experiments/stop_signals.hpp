@@ -19,7 +19,7 @@ public:
     static int received();
     /// The flag itself, for code below experiments/ that must not depend on this class.
     static const volatile std::sig_atomic_t* flag();
-    /// "SIGINT" / "SIGTERM" / "signal N".
+    /// "SIGINT" / "SIGTERM" / "a signal".
     static const char* name(int signal);
 
 private:

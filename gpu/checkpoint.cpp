@@ -1,6 +1,7 @@
 #include "gpu/checkpoint.hpp"
 
 #include "theory/check.hpp"
+#include "theory/fnv1a.hpp"
 
 #include <cstring>
 #include <filesystem>
@@ -13,15 +14,6 @@ namespace cbs::lm {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'B', 'S', 'L', 'M', 'C', 'K', '1'};
-
-std::uint64_t fnv1a(const std::string& bytes) {
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char c : bytes) {
-        h ^= c;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 class Writer {
 public:

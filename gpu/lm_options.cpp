@@ -2,6 +2,7 @@
 
 #include "data/json_text.hpp"
 #include "theory/check.hpp"
+#include "theory/fnv1a.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -351,12 +352,7 @@ std::vector<std::pair<std::string, data::AttrValue>> to_attributes(const LmOptio
 }
 
 std::string run_id(const LmOptions& options) {
-    std::uint64_t hash = 0xcbf29ce484222325ULL; // FNV-1a offset basis
-    for (const unsigned char c : to_toml(options)) {
-        hash ^= c;
-        hash *= 0x100000001b3ULL;
-    }
-    return fmt::format("r{:016x}", hash);
+    return fmt::format("r{:016x}", fnv1a(to_toml(options)));
 }
 
 std::string lm_keys_help() {

@@ -2,6 +2,7 @@
 #include "simulators/spectrum_file.hpp"
 
 #include "theory/check.hpp"
+#include "theory/fnv1a.hpp"
 
 #include <cerrno>
 #include <charconv>
@@ -12,15 +13,6 @@
 namespace cbs::sim {
 
 namespace {
-
-std::uint64_t fnv1a(std::uint64_t hash, const void* bytes, std::size_t n) {
-    const auto* p = static_cast<const unsigned char*>(bytes);
-    for (std::size_t i = 0; i < n; ++i) {
-        hash ^= p[i];
-        hash *= 0x100000001b3ULL;
-    }
-    return hash;
-}
 
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == ',';
@@ -38,7 +30,7 @@ std::shared_ptr<const UserSpectrum> load_spectrum_file(const std::string& path) 
 
     auto spectrum = std::make_shared<UserSpectrum>();
     spectrum->path = path;
-    std::uint64_t hash = 0xcbf29ce484222325ULL;
+    std::uint64_t hash = kFnv1aBasis;
     std::string line;
     std::size_t line_number = 0;
     while (std::getline(in, line)) {
@@ -80,7 +72,7 @@ std::shared_ptr<const UserSpectrum> load_spectrum_file(const std::string& path) 
             throw at_line("more than " + std::to_string(kMaxSpectrumEntries) + " entries");
         spectrum->lambda.push_back(values[0]);
         spectrum->signal.push_back(values[1]);
-        hash = fnv1a(hash, values, sizeof values);
+        hash = fnv1a(values, sizeof values, hash);
     }
     if (in.bad()) throw refuse("read error");
     if (spectrum->lambda.empty())
