@@ -2,6 +2,7 @@
 // writes, and the one-line UserError for unreadable or schema-violating files.
 #include "data/study_file.hpp"
 
+#include "tests/support/same_run.hpp"
 #include "theory/check.hpp"
 
 #include <H5Cpp.h>
@@ -104,19 +105,8 @@ void require_equal(const Study& got, const Study& want) {
     REQUIRE(got.meta.config == want.meta.config);
     REQUIRE(got.meta.created == want.meta.created);
     REQUIRE(got.runs.size() == want.runs.size());
-    for (std::size_t i = 0; i < want.runs.size(); ++i) {
-        const RunRecord& g = got.runs[i];
-        const RunRecord& w = want.runs[i];
-        INFO("run " << w.id);
-        CHECK(g.id == w.id);
-        // Exact comparisons: HDF5 stores native int64/double bit for bit.
-        CHECK(g.attrs == w.attrs);
-        CHECK(g.step == w.step);
-        CHECK(g.samples == w.samples);
-        CHECK(g.risk == w.risk);
-        CHECK(g.risk_ewa == w.risk_ewa);
-        CHECK(g.extra_curves == w.extra_curves);
-    }
+    for (std::size_t i = 0; i < want.runs.size(); ++i)
+        cbs::test::require_same_run(got.runs[i], want.runs[i]); // exact: HDF5 is bit for bit
 }
 
 bool contains(const std::string& s, const std::string& part) {

@@ -5,6 +5,7 @@
 #include "experiments/run_store.hpp"
 #include "tests/support/cli.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/same_run.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -59,24 +60,13 @@ std::map<std::string, cbs::data::RunRecord> runs_by_id(const fs::path& file) {
     return out;
 }
 
-void require_same_run(const cbs::data::RunRecord& got, const cbs::data::RunRecord& want) {
-    INFO("run " << want.id);
-    REQUIRE(got.id == want.id);
-    CHECK(got.attrs == want.attrs);
-    CHECK(got.step == want.step);
-    CHECK(got.samples == want.samples);
-    CHECK(got.risk == want.risk); // bit for bit: same binary, same machine
-    CHECK(got.risk_ewa == want.risk_ewa);
-    CHECK(got.extra_curves == want.extra_curves);
-}
-
 /// Every run stored at `file` (study + journal) is one of the reference's, identical to it.
 std::size_t require_consistent(const fs::path& file,
                                const std::map<std::string, cbs::data::RunRecord>& want) {
     const cbs::exp::RunStore store(file.string(), ""); // reads PATH and PATH.journal/
     for (const cbs::data::RunRecord& r : store.runs()) {
         REQUIRE(want.count(r.id) == 1);
-        require_same_run(r, want.at(r.id));
+        cbs::test::require_same_run(r, want.at(r.id));
     }
     return store.size();
 }
@@ -87,7 +77,7 @@ void require_complete(const fs::path& file,
     REQUIRE(got.size() == want.size());
     for (const auto& [id, run] : want) {
         REQUIRE(got.count(id) == 1);
-        require_same_run(got.at(id), run);
+        cbs::test::require_same_run(got.at(id), run);
     }
     CHECK_FALSE(fs::exists(file.string() + ".journal"));
 }
@@ -183,7 +173,7 @@ TEST_CASE("interrupt: SIGINT and SIGTERM stop cbs sweep with exit 2, a consisten
         CHECK(partial.size() < want.size());
         for (const auto& [id, run] : partial) {
             REQUIRE(want.count(id) == 1);
-            require_same_run(run, want.at(id));
+            cbs::test::require_same_run(run, want.at(id));
         }
         CHECK(cbs::test::count_files(out.string() + ".journal", ".h5") == 0);
 

@@ -2,6 +2,7 @@
 // checkpoint, replacement, tables, errors naming the file, and concurrent adds.
 #include "experiments/run_store.hpp"
 
+#include "tests/support/same_run.hpp"
 #include "theory/check.hpp"
 
 #include <algorithm>
@@ -59,17 +60,6 @@ RunRecord make_run(const std::string& id, std::size_t n, double scale) {
     return r;
 }
 
-void require_same(const RunRecord& got, const RunRecord& want) {
-    INFO("run " << want.id);
-    REQUIRE(got.id == want.id);
-    CHECK(got.attrs == want.attrs);
-    CHECK(got.step == want.step);
-    CHECK(got.samples == want.samples);
-    CHECK(got.risk == want.risk);
-    CHECK(got.risk_ewa == want.risk_ewa);
-    CHECK(got.extra_curves == want.extra_curves);
-}
-
 std::size_t journal_file_count(const std::string& path) {
     std::size_t n = 0;
     std::error_code ec;
@@ -111,7 +101,7 @@ TEST_CASE("run store: add, checkpoint and reopen round-trip runs exactly", "[sto
         CHECK(store.contains("r1"));
         CHECK_FALSE(store.contains("r9"));
         CHECK_FALSE(store.find("r9").has_value());
-        require_same(store.find("r0").value(), want[1]);
+        cbs::test::require_same_run(store.find("r0").value(), want[1]);
         const std::vector<RunRecord> listed = store.runs();
         REQUIRE(listed.size() == 3);
         CHECK(listed[0].id == "r0"); // sorted by id
@@ -125,13 +115,13 @@ TEST_CASE("run store: add, checkpoint and reopen round-trip runs exactly", "[sto
     CHECK(study.meta.config == "batch = [1, 2]\n");
     CHECK_FALSE(study.meta.cbs_version.empty());
     REQUIRE(study.runs.size() == 3);
-    require_same(study.runs[0], want[1]);
-    require_same(study.runs[1], want[2]);
-    require_same(study.runs[2], want[0]);
+    cbs::test::require_same_run(study.runs[0], want[1]);
+    cbs::test::require_same_run(study.runs[1], want[2]);
+    cbs::test::require_same_run(study.runs[2], want[0]);
 
     RunStore reopened(path, "other config");
     CHECK(reopened.size() == 3);
-    require_same(reopened.find("r2").value(), want[0]);
+    cbs::test::require_same_run(reopened.find("r2").value(), want[0]);
     reopened.checkpoint();
     CHECK(read_study(path).meta.config == "other config");
 }
@@ -150,8 +140,8 @@ TEST_CASE("run store: runs added without a checkpoint survive in the journal", "
     {
         RunStore store(path, "");
         REQUIRE(store.size() == 2);
-        require_same(store.find("a").value(), make_run("a", 4, 1.0));
-        require_same(store.find("b").value(), make_run("b", 2, 3.0));
+        cbs::test::require_same_run(store.find("a").value(), make_run("a", 4, 1.0));
+        cbs::test::require_same_run(store.find("b").value(), make_run("b", 2, 3.0));
         store.checkpoint();
     }
     // Empty config keeps the one stored in the journal files.
@@ -166,8 +156,8 @@ TEST_CASE("run store: runs added without a checkpoint survive in the journal", "
     }
     RunStore store(path, "");
     REQUIRE(store.size() == 3);
-    require_same(store.find("a").value(), make_run("a", 6, 9.0));
-    require_same(store.find("b").value(), make_run("b", 2, 3.0));
+    cbs::test::require_same_run(store.find("a").value(), make_run("a", 6, 9.0));
+    cbs::test::require_same_run(store.find("b").value(), make_run("b", 2, 3.0));
     CHECK(read_study(path).runs.size() == 2); // PATH itself untouched until a checkpoint
 }
 
@@ -259,7 +249,7 @@ TEST_CASE("run store: checkpoint gathers journal files of other writers", "[stor
     CHECK(second.contains("from_first"));
     const Study study = read_study(path);
     REQUIRE(study.runs.size() == 2);
-    require_same(study.runs[0], make_run("from_first", 2, 1.0));
+    cbs::test::require_same_run(study.runs[0], make_run("from_first", 2, 1.0));
     CHECK_FALSE(fs::exists(path + ".journal"));
 }
 
@@ -289,7 +279,7 @@ TEST_CASE("run store: concurrent adds and checkpoints lose nothing", "[store]") 
     }
     RunStore store(path, "");
     REQUIRE(store.size() == threads * per_thread);
-    require_same(store.find("t3_11").value(), make_run("t3_11", 3, 3 + 0.01 * 11));
+    cbs::test::require_same_run(store.find("t3_11").value(), make_run("t3_11", 3, 3 + 0.01 * 11));
     store.checkpoint();
     CHECK(read_study(path).runs.size() == threads * per_thread);
     CHECK_FALSE(fs::exists(path + ".journal"));

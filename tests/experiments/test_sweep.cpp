@@ -6,6 +6,7 @@
 #include "experiments/config_source.hpp"
 #include "experiments/run_output.hpp"
 #include "experiments/sim_config.hpp"
+#include "tests/support/same_run.hpp"
 #include "theory/check.hpp"
 
 #include <algorithm>
@@ -139,17 +140,6 @@ SweepProgress quiet() {
     return p;
 }
 
-void require_same(const cbs::data::RunRecord& got, const cbs::data::RunRecord& want) {
-    INFO("run " << want.id);
-    REQUIRE(got.id == want.id);
-    CHECK(got.attrs == want.attrs);
-    CHECK(got.step == want.step);
-    CHECK(got.samples == want.samples);
-    CHECK(got.risk == want.risk);
-    CHECK(got.risk_ewa == want.risk_ewa);
-    CHECK(got.extra_curves == want.extra_curves);
-}
-
 /// Every stored run equals the record an uninterrupted fake run produces for it.
 void require_runs_complete(const RunStore& store, const std::vector<SimOptions>& runs) {
     std::map<std::string, const SimOptions*> by_id;
@@ -157,7 +147,8 @@ void require_runs_complete(const RunStore& store, const std::vector<SimOptions>&
         by_id[run_id(o)] = &o;
     for (const cbs::data::RunRecord& r : store.runs()) {
         REQUIRE(by_id.count(r.id) == 1);
-        require_same(r, make_run_record(*by_id.at(r.id), fake_curve(*by_id.at(r.id))));
+        cbs::test::require_same_run(r,
+                                    make_run_record(*by_id.at(r.id), fake_curve(*by_id.at(r.id))));
     }
 }
 
@@ -583,7 +574,7 @@ TEST_CASE("sweep: kill -9 mid-sweep loses only runs in flight and resuming compl
     const std::vector<cbs::data::RunRecord> want = cbs::data::read_study(dir.file("clean.h5")).runs;
     REQUIRE(got.size() == want.size());
     for (std::size_t i = 0; i < want.size(); ++i)
-        require_same(got[i], want[i]);
+        cbs::test::require_same_run(got[i], want[i]);
 }
 
 // ---- the CLI entry points -------------------------------------------------------------------
@@ -660,5 +651,5 @@ TEST_CASE("sweep command: a small real sweep writes every run and resumes", "[sw
     const cbs::data::Study again = cbs::data::read_study(args.out_path);
     REQUIRE(again.runs.size() == 4);
     for (std::size_t i = 0; i < 4; ++i)
-        require_same(again.runs[i], study.runs[i]);
+        cbs::test::require_same_run(again.runs[i], study.runs[i]);
 }

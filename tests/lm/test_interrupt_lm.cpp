@@ -7,6 +7,7 @@
 #include "lm_test_util.hpp"
 #include "tests/support/cli.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/same_run.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -60,13 +61,7 @@ void require_same_run(const fs::path& got_file, const fs::path& want_file) {
     cbs::data::RunRecord got = got_study.runs.front(), want = want_study.runs.front();
     got.attrs.erase("tokens_per_second");
     want.attrs.erase("tokens_per_second");
-    CHECK(got.id == want.id);
-    CHECK(got.attrs == want.attrs);
-    CHECK(got.step == want.step);
-    CHECK(got.samples == want.samples);
-    CHECK(got.risk == want.risk);
-    CHECK(got.risk_ewa == want.risk_ewa);
-    CHECK(got.extra_curves == want.extra_curves);
+    cbs::test::require_same_run(got, want);
     CHECK(got.step.back() == kSteps);
 }
 
