@@ -132,6 +132,39 @@ void write_attr(Location& loc, const std::string& name, const AttrValue& value) 
     }
 }
 
+/// Size in bytes of the file that holds the HDF5 object `object`.
+hsize_t file_bytes(hid_t object) {
+    const hid_t file = H5Iget_file_id(object);
+    if (file < 0) throw std::runtime_error("cannot find the file of an HDF5 object");
+    hsize_t bytes = 0;
+    const herr_t status = H5Fget_filesize(file, &bytes);
+    H5Fclose(file);
+    if (status < 0) throw std::runtime_error("cannot get the size of the file");
+    return bytes;
+}
+
+/// The number of elements of the one-dimensional dataset `ds` (named `name` in errors). Refused if
+/// the extent is not one-dimensional, or claims more elements than a file of its size can hold:
+/// even DEFLATE packs at most ~1032 bytes into one, so no dataset of a file of F bytes stores more
+/// than 1024*F bytes (the largest element count a corrupted header may claim would otherwise be
+/// allocated before HDF5 looks at the data).
+std::size_t dataset_length(const H5::DataSet& ds, const std::string& name,
+                           const std::string& where) {
+    const H5::DataSpace space = ds.getSpace();
+    if (space.getSimpleExtentType() != H5S_SIMPLE || space.getSimpleExtentNdims() != 1)
+        throw std::runtime_error(where + "dataset '" + name + "' is not one-dimensional");
+    hsize_t dims[1] = {0};
+    space.getSimpleExtentDims(dims);
+    const hsize_t element = std::max<std::size_t>(1, ds.getDataType().getSize());
+    const hsize_t limit = 1024 * file_bytes(ds.getId()) / element;
+    if (dims[0] > limit)
+        throw std::runtime_error(where + "dataset '" + name + "' claims " +
+                                 std::to_string(dims[0]) + " elements of " +
+                                 std::to_string(element) + " bytes, more than a file of " +
+                                 std::to_string(file_bytes(ds.getId())) + " bytes can hold");
+    return static_cast<std::size_t>(dims[0]);
+}
+
 /// Reads a scalar int / float / string attribute; `where` names its owner in error messages.
 AttrValue read_attr(const H5::Attribute& attr, const std::string& where) {
     const std::string name = attr.getName();
@@ -150,8 +183,24 @@ AttrValue read_attr(const H5::Attribute& attr, const std::string& where) {
         return v;
     }
     if (cls == H5T_STRING) {
-        std::string v; // the C++ API frees HDF5's buffer for variable-length strings
-        attr.read(attr.getStrType(), v);
+        const H5::StrType type = attr.getStrType();
+        // A fixed-length string is read into a buffer of the type's size: bound it by the file.
+        if (!type.isVariableStr() && type.getSize() > file_bytes(attr.getId()))
+            throw std::runtime_error(where + "attribute '" + name + "' claims a string of " +
+                                     std::to_string(type.getSize()) +
+                                     " bytes, longer than the file");
+        std::string v;
+        if (type.isVariableStr()) {
+            // Through the C API: a stored null string reads as a null pointer, on which the C++
+            // API's read(type, std::string&) would call strlen.
+            char* p = nullptr;
+            if (H5Aread(attr.getId(), type.getId(), &p) < 0)
+                throw std::runtime_error(where + "cannot read attribute '" + name + "'");
+            if (p != nullptr) v = p;
+            H5free_memory(p);
+        } else {
+            attr.read(type, v);
+        }
         return v;
     }
     throw std::runtime_error(where + "attribute '" + name + "' is not an integer, float or string");
@@ -170,12 +219,7 @@ template <typename T>
 std::vector<T> read_dataset(const H5::Group& group, const std::string& name,
                             const H5::PredType& type, const std::string& where) {
     const H5::DataSet ds = group.openDataSet(name);
-    const H5::DataSpace space = ds.getSpace();
-    if (space.getSimpleExtentType() != H5S_SIMPLE || space.getSimpleExtentNdims() != 1)
-        throw std::runtime_error(where + "dataset '" + name + "' is not one-dimensional");
-    hsize_t dims[1] = {0};
-    space.getSimpleExtentDims(dims);
-    std::vector<T> values(dims[0]);
+    std::vector<T> values(dataset_length(ds, name, where));
     if (!values.empty()) ds.read(values.data(), type);
     return values;
 }
@@ -400,7 +444,8 @@ RunRecord read_run(const H5::Group& runs, const std::string& id) {
     return run;
 }
 
-/// Reads a string column: variable-length (as cbs and h5py write) or fixed-length strings.
+/// Reads a string column of n elements (n from dataset_length): variable-length (as cbs and h5py
+/// write) or fixed-length strings.
 std::vector<std::string> read_string_dataset(const H5::DataSet& ds, std::size_t n) {
     std::vector<std::string> values(n);
     if (n == 0) return values;
@@ -455,12 +500,8 @@ Table read_table(const H5::Group& parent, const std::string& path, const std::st
         const H5::DataSet ds = g.openDataSet(column);
         const H5T_class_t cls = ds.getTypeClass();
         if (cls == H5T_STRING) {
-            const H5::DataSpace space = ds.getSpace();
-            if (space.getSimpleExtentType() != H5S_SIMPLE || space.getSimpleExtentNdims() != 1)
-                throw std::runtime_error(where + "dataset '" + column + "' is not one-dimensional");
-            hsize_t dims[1] = {0};
-            space.getSimpleExtentDims(dims);
-            table.columns.emplace_back(column, read_string_dataset(ds, dims[0]));
+            table.columns.emplace_back(column,
+                                       read_string_dataset(ds, dataset_length(ds, column, where)));
         } else if (cls == H5T_FLOAT || cls == H5T_INTEGER) {
             table.columns.emplace_back(
                 column, read_dataset<double>(g, column, H5::PredType::NATIVE_DOUBLE, where));
@@ -581,6 +622,8 @@ Study read_study(const std::string& path) {
         throw fail(capture.reason(e));
     } catch (const std::runtime_error& e) {
         throw fail(e.what());
+    } catch (const std::bad_alloc&) {
+        throw fail("it claims more data than fits in memory");
     }
 }
 

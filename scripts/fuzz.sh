@@ -5,7 +5,7 @@
 # the crashing input is kept in build-fuzz/artifacts/<target>/ (reproduce: build-fuzz/fuzz/<target>
 # <file>). New interesting inputs collect in build-fuzz/corpus/<target>/, never in the seeds.
 # Usage: scripts/fuzz.sh [seconds-per-target (default 60; 0 = build only)] [target ...].
-# CBS_JOBS: build jobs (default: all cores).
+# CBS_JOBS: build jobs (default: all cores). CBS_FUZZ_SEED: libFuzzer's -seed (default 0: random).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -42,14 +42,15 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0"
 
 # A crash's owner: the first stack frame outside the sanitizer runtime, libFuzzer, libc and
-# libstdc++. Frames inside libhdf5 are bugs of HDF5 1.10's reader on hostile files
+# libstdc++ (and libFuzzer's main: a report whose only frames are those, such as an out-of-memory
+# stop, names no owner). Frames inside libhdf5 are bugs of HDF5 1.10's reader on hostile files
 # (tests/fuzz/README.md), which cbs can neither fix nor catch; they are counted apart and do not
 # fail the run. Everything else is ours. A timeout input is replayed with -timeout=10, so that
 # libFuzzer aborts it with the stack of the loop it hangs in.
 crash_owner() {
     local frame
-    frame=$("$1" -timeout=10 "$2" 2>&1 | grep -E '^ +#[0-9]+ ' |
-        grep -vE ' in (__asan|__interceptor|__sanitizer|__ubsan|__lsan|operator new|operator delete|malloc|calloc|realloc|free|mem(cpy|move|set|cmp)|str[a-z]*|abort|raise|gsignal|__GI_|__libc|__pthread|pthread_|std::terminate|__cxa_|fuzzer::)' |
+    frame=$("$1" -timeout=10 -rss_limit_mb=2048 "$2" 2>&1 | grep -E '^ +#[0-9]+ ' |
+        grep -vE ' in (__asan|__interceptor|__sanitizer|__ubsan|__lsan|operator new|operator delete|malloc|calloc|realloc|free|mem(cpy|move|set|cmp)|str[a-z]*|abort|raise|gsignal|__GI_|__libc|__str|__mem|__pthread|pthread_|std::terminate|__cxa_|fuzzer::|LLVMFuzzerRunDriver|main( |$))' |
         grep -vE '\((/[^ ]*/)?(libc|libstdc\+\+|libgcc_s)\.so' |
         head -n 1)
     if [ -z "$frame" ]; then
@@ -80,7 +81,7 @@ for t in "${targets[@]}"; do
     rc=0
     "build-fuzz/fuzz/$t" "$work" "tests/fuzz/corpus/$t" "${dict[@]}" \
         -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
-        -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=5 -rss_limit_mb=2048 \
+        -seed="${CBS_FUZZ_SEED:-0}" -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=5 -rss_limit_mb=2048 \
         -artifact_prefix="$artifacts/" >"$log" 2>&1 || rc=$?
     execs=$(grep -oE '^#[0-9]+:' "$log" | tail -n 1 | tr -d '#:')
     ours=0

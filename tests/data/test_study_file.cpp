@@ -345,6 +345,45 @@ TEST_CASE("read_study rejects missing, non-HDF5 and schema-violating files", "[s
         const std::string msg = user_error_message([&] { read_study(path); });
         CHECK(contains(msg, "'widths' is not a scalar"));
     }
+
+    SECTION("a curve whose extent claims more than the file can hold") {
+        // A legal sparse HDF5 dataset (chunked, nothing written) of 2^40 doubles: the reader must
+        // refuse it by its size instead of allocating 8 TiB (found by fuzz_study_reader).
+        {
+            H5::H5File file(path, H5F_ACC_RDWR);
+            file.unlink("runs/B=1024/risk_ewa");
+            const hsize_t dims[1] = {hsize_t{1} << 40};
+            const hsize_t chunk[1] = {1024};
+            H5::DSetCreatPropList plist;
+            plist.setChunk(1, chunk);
+            file.openGroup("runs/B=1024")
+                .createDataSet("risk_ewa", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, dims),
+                               plist);
+        }
+        const std::string msg = user_error_message([&] { read_study(path); });
+        INFO(msg);
+        CHECK(contains(msg, path));
+        CHECK(contains(msg, "'risk_ewa' claims 1099511627776 elements"));
+        CHECK(msg.find('\n') == std::string::npos);
+    }
+}
+
+TEST_CASE("read_study reads a null variable-length string attribute as empty", "[study_file]") {
+    // HDF5 stores a null char* as a null string; its C++ API would strlen it (found by fuzzing).
+    TempDir dir;
+    const std::string path = dir.file("null.h5");
+    write_study(path, make_study());
+    {
+        H5::H5File file(path, H5F_ACC_RDWR);
+        H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+        const H5::Attribute attr =
+            file.openGroup("runs/B=1024").createAttribute("note", type, H5::DataSpace(H5S_SCALAR));
+        const char* null_string = nullptr;
+        REQUIRE(H5Awrite(attr.getId(), type.getId(), &null_string) >= 0);
+    }
+    const Study back = read_study(path);
+    REQUIRE(back.runs.at(0).attrs.count("note") == 1);
+    CHECK(std::get<std::string>(back.runs.at(0).attrs.at("note")).empty());
 }
 
 TEST_CASE("read_study returns curves written by other tools as extra curves", "[study_file]") {
