@@ -1,4 +1,5 @@
 // The `cbs` executable end to end: exit codes, one-line errors, no partial output files.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -100,4 +101,54 @@ TEST_CASE("cbs measure on a CSV reproduces a hand-checkable CBS; cbs fit a hand-
     const Result bad = run_cbs("fit " + xy.string());
     CHECK(bad.code == 2);
     CHECK(bad.err.find(":2: 'abc' is not a number") != std::string::npos);
+}
+
+TEST_CASE("cbs coord-check prints a table, JSON and an HDF5 table of the same rows, and refuses "
+          "bad widths",
+          "[cli]") {
+    const std::string common = "coord-check --widths 16,64 --params mup,sp --steps 3 --set "
+                               "lr=0.03 --set batch=8 --set net.seeds=2 --set net.input_dim=8 ";
+    // JSON: one row per parameterization x width x {step 0, step k}, one value per layer
+    // (depth 2: h1, h2, out).
+    const Result j = run_cbs(common + "--json");
+    REQUIRE(j.code == 0);
+    CHECK(j.out.rfind("{\"steps\": 3, \"layers\": [\"h1\", \"h2\", \"out\"], \"rows\": [", 0) == 0);
+    std::size_t rows = 0, at = 0;
+    while ((at = j.out.find("\"mean_abs\": [", at)) != std::string::npos) {
+        ++rows;
+        at += 13;
+        // Three finite, positive numbers per row.
+        char* end = nullptr;
+        for (int l = 0; l < 3; ++l) {
+            const double v = std::strtod(j.out.c_str() + at, &end);
+            CHECK(v > 0.0);
+            at = static_cast<std::size_t>(end - j.out.c_str()) + (l < 2 ? 2 : 0);
+        }
+        CHECK(j.out[at] == ']');
+    }
+    CHECK(rows == 8);
+    for (const char* row : {"{\"param\": \"mup\", \"width\": 16, \"step\": 0,",
+                            "{\"param\": \"sp\", \"width\": 64, \"step\": 3,"})
+        CHECK(j.out.find(row) != std::string::npos);
+
+    // Text: the same rows and the max/min summary per parameterization.
+    const fs::path out = scratch_dir() / "coord.h5";
+    fs::remove(out);
+    const Result t = run_cbs(common + "--out " + out.string());
+    REQUIRE(t.code == 0);
+    CHECK(t.out.find("max/min over widths after 3 steps:") != std::string::npos);
+    CHECK(t.out.find("\nmup    h1=") != std::string::npos);
+    CHECK(t.out.find("\nsp     h1=") != std::string::npos);
+    CHECK(fs::file_size(out) > 0);
+    CHECK(slurp(out).find("coord_check") != std::string::npos);
+
+    for (const char* bad :
+         {"--widths 1", "--steps 0", "--params wide", "--set simulator=recursion"}) {
+        fs::remove(out);
+        const Result r = run_cbs(std::string("coord-check ") + bad + " --out " + out.string());
+        INFO(bad << ": " << r.err);
+        CHECK(r.code == 2);
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        CHECK_FALSE(fs::exists(out));
+    }
 }

@@ -48,7 +48,7 @@ TEST_CASE("widenet: gradients match central finite differences", "[widenet]") {
     for (Parameterization param :
          {Parameterization::sp, Parameterization::mup, Parameterization::ntk})
         for (Activation act : {Activation::relu, Activation::gelu, Activation::tanh})
-            for (std::int64_t depth : {1, 3}) {
+            for (std::int64_t depth : {1, 2, 3}) {
                 const NetOptions n = small_net(param, act, depth);
                 const auto specs = layout(n, 1.3);
                 const Mlp<double> mlp(n.input_dim, n.width, n.depth, n.activation);
