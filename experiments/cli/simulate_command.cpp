@@ -84,6 +84,10 @@ int run_simulate(const SimulateArgs& args) {
                sim::to_string(options.simulator), options.a, options.b, options.sigma2, model,
                options.batch, options.lr, options.momentum, options.ewa_decay,
                options.precond_power, sim::to_string(options.schedule), options.total_steps());
+    if (options.samples > 0 && options.samples < options.batch)
+        fmt::print("note: data.samples = {} < batch = {}: one step of {} samples (the last step is "
+                   "always a whole batch; steps = ceil(n / B))\n",
+                   options.samples, options.batch, options.batch);
     if (options.simulator == sim::SimulatorKind::recursion)
         fmt::print("recursion: {} grid points, kernel {}, {:.3f} s\n", curve.grid_points,
                    sim::step_kernel_name(), seconds);

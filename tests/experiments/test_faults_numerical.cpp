@@ -373,6 +373,11 @@ TEST_CASE("faults: data.samples < batch runs one step of one whole batch", "[fau
         CHECK(c.samples == std::vector<std::int64_t>{64});
         CHECK(std::isfinite(c.risk.front()));
     }
+    // The run says so when it happens, not only in --help.
+    const cbs::test::CliResult run =
+        cbs::test::run_cbs("simulate --set model.size=16 --set batch=64 --set data.samples=10");
+    CHECK(run.code == 0);
+    CHECK(contains(run.out, "note: data.samples = 10 < batch = 64: one step of 64 samples"));
     const cbs::test::CliResult help = cbs::test::run_cbs("simulate --help");
     CHECK(contains(help.out, "B > data.samples"));
     CHECK(contains(help.out, "(n < batch: one step)"));
