@@ -221,6 +221,14 @@ class FigureWriter:
         self.figures = []
 
     def save(self, fig, name, title, caption):
+        # Two study files may hold series of the same name: the later figure gets a numbered
+        # file (name_2, name_3, ...) instead of overwriting the earlier one.
+        taken = {f.name for f in self.figures}
+        if name in taken:
+            k = 2
+            while f"{name}_{k}" in taken:
+                k += 1
+            name = f"{name}_{k}"
         fig.suptitle(title)
         fig.tight_layout()
         fig.savefig(os.path.join(self.out_dir, name + ".png"), dpi=110)
@@ -504,8 +512,8 @@ def figure_width_convergence(col, writer):
         color = cmap(widths.index(w) / max(1, len(widths) - 1))
         ax.loglog(r["step"], r["risk"], color=color, lw=1.2,
                   label=f"N={w} ({r['attrs'].get('net.param', '?')})")
-    ax.set_xlabel("step")
-    ax.set_ylabel("test risk")
+    ax.set_xlabel("optimizer steps t")
+    ax.set_ylabel("held-out excess risk (dimensionless)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     writer.save(fig, "width_convergence", "Loss curves at fixed hyper-parameters across widths",

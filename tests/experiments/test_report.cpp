@@ -7,11 +7,13 @@
 #include "tests/support/cli.hpp"
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
@@ -155,14 +157,46 @@ void check_multi_file_report() {
                     "'batch=[4,16]' --set data.train=" + shards + "train_000000.bin" +
                     " --set data.val=" + shards + "val_000000.bin --out " + lm.string())
                 .code == 0);
-    const Result r = run_cbs("report --quiet " + small_study().string() + " " + cc.string() + " " +
-                             lm.string() + " --out " + out.string());
+    // μP widths: a fixed-hyper-parameter sweep over widths (width convergence) and a small
+    // version of experiments/studies/width.toml (CBS vs width, CBS vs data at one width).
+    const fs::path wsweep = dir / "width_sweep.h5", wstudy = dir / "width_study.h5";
+    fs::remove(wsweep);
+    fs::remove(wstudy);
+    REQUIRE(run_cbs("sweep --quiet --set simulator=widenet --set 'net.width=[16,32,64]' "
+                    "--set steps=60 --set record=10 --set net.seeds=1 --set net.input_dim=8 "
+                    "--set eval.samples=256 --out " +
+                    wsweep.string())
+                .code == 0);
+    const Result w =
+        run_cbs("run --quiet --no-report " + source + "/experiments/studies/width.toml" +
+                " --set 'series.width.net.width=[16,32,64]' --set series.width.data.samples=1024" +
+                " --set series.data.net.width=32 --set 'series.data.data.samples=[512,2048]'" +
+                " --set 'study.batches=[2,4,8,16,32,64]' --set 'study.lr_grid=[0.05,0.1]'" +
+                " --set study.bootstrap=40 --set net.seeds=1 --set eval.samples=256 --out " +
+                wstudy.string());
+    INFO(w.err);
+    REQUIRE(w.code == 0);
+    const Result r =
+        run_cbs("report --quiet " + small_study().string() + " " + cc.string() + " " + lm.string() +
+                " " + wsweep.string() + " " + wstudy.string() + " --out " + out.string());
     INFO(r.err);
     REQUIRE(r.code == 0);
     std::vector<std::string> figures = kFigures;
-    figures.push_back("coord_check");
-    figures.push_back("lm_curves");
+    // Both least-squares files have a series 'data': the second file's figures are numbered,
+    // not written over the first's.
+    for (const char* f : {"coord_check", "lm_curves", "width_convergence", "cbs_vs_N_width",
+                          "steps_vs_batch_width", "steps_vs_batch_data_2", "cbs_vs_n_data_2",
+                          "threshold_sensitivity_data_2", "ropt_vs_n_data_2"})
+        figures.push_back(f);
     check_figures(out, figures);
+    // The width claim is measured from the width study, with a computed verdict.
+    const std::string md = slurp(out / "report.md");
+    const std::string width_row =
+        claims_row(md, {"CBS flat in width under muP", "series 'width', ewa"});
+    INFO(width_row);
+    CHECK(width_row.find("max/min over the 3 largest = ") != std::string::npos);
+    CHECK((width_row.find("| holds |") != std::string::npos ||
+           width_row.find("| fails |") != std::string::npos));
 }
 
 // report claims table carries the study's fitted exponents with rule-following verdicts
@@ -208,6 +242,38 @@ void check_claims() {
             claims_row(md, {"CBS flat in model size M", std::string("'model', ") + f});
         INFO(f);
         CHECK(!row.empty());
+        CHECK((row.find("| holds |") != std::string::npos ||
+               row.find("| fails |") != std::string::npos));
+    }
+    // Momentum raises the CBS: the geometric mean over the data groups of CBS(momentum) /
+    // CBS(sgd), recomputed here from the /cbs table.
+    {
+        const cbs::data::Table& cbs_table = study.tables.at("cbs/estimates");
+        auto col = [&](const std::string& name) -> const cbs::data::Table::Column& {
+            for (const auto& [n, c] : cbs_table.columns)
+                if (n == name) return c;
+            FAIL("no column " << name);
+            throw;
+        };
+        const auto& s = std::get<std::vector<std::string>>(col("series"));
+        const auto& g = std::get<std::vector<std::string>>(col("group"));
+        const auto& f = std::get<std::vector<std::string>>(col("family"));
+        const auto& b = std::get<std::vector<double>>(col("cbs_study"));
+        std::map<std::string, std::map<std::string, double>> by_group;
+        for (std::size_t i = 0; i < s.size(); ++i)
+            if (s[i] == "data" && std::isfinite(b[i])) by_group[g[i]][f[i]] = b[i];
+        double log_sum = 0;
+        int groups = 0;
+        for (const auto& [group, v] : by_group)
+            if (v.count("momentum") && v.count("sgd")) {
+                log_sum += std::log(v.at("momentum") / v.at("sgd"));
+                ++groups;
+            }
+        REQUIRE(groups == 3);
+        const std::string row = claims_row(md, {"Momentum raises the CBS", "series 'data'"});
+        INFO(row);
+        CHECK(row.find(fmt::format("| {:.3f} |", std::exp(log_sum / groups))) != std::string::npos);
+        CHECK(row.find(fmt::format("over {} groups", groups)) != std::string::npos);
         CHECK((row.find("| holds |") != std::string::npos ||
                row.find("| fails |") != std::string::npos));
     }
