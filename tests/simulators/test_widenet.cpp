@@ -95,6 +95,50 @@ TEST_CASE("widenet: coordinate check, mup flat and sp growing in width", "[widen
     CHECK(sp_varies);
 }
 
+TEST_CASE("widenet: coordinate check under Adam (depth 3, gelu), mup flat and sp growing",
+          "[widenet]") {
+    // Adam's μP multipliers differ from SGD's (THEORY.md section 4: hidden and output LR
+    // ~ 1/fan_in). Adam moves every entry by ~lr whatever its gradient's scale, so under SP a
+    // hidden layer's update adds up coherently over N inputs and the activations grow like lr N;
+    // under μP the 1/fan_in LR cancels that. Measured at lr 0.01 (base width 64): μP max/min over
+    // widths 64..4096 about 1.06..1.22 per layer; SP 14x (h2) to 250x (out). Criteria as for SGD:
+    // μP within 2x in every layer, SP's output at 4096 above 4x its value at 64.
+    SimOptions o = net_options();
+    o.net.seeds = 1;
+    o.net.eval_samples = 128;
+    o.net.depth = 3;
+    o.net.activation = Activation::gelu;
+    o.net.optimizer = Optimizer::adam;
+    o.batch = 16;
+    o.lr = 0.01;
+    o.ewa_decay = 0.0;
+    o.validate();
+    const std::vector<std::int64_t> widths{64, 256, 1024, 4096};
+    const auto rows = coord_check(o, widths, {Parameterization::mup, Parameterization::sp}, 10);
+    const auto layers = coord_check_layers(o.net.depth);
+    REQUIRE(layers.size() == 4);
+    std::vector<double> lo(layers.size(), 1e300), hi(layers.size(), 0.0);
+    double sp_out_64 = 0, sp_out_4096 = 0;
+    for (const CoordCheckRow& r : rows) {
+        if (r.step != 10) continue;
+        if (r.param == Parameterization::mup)
+            for (std::size_t l = 0; l < layers.size(); ++l) {
+                lo[l] = std::min(lo[l], r.mean_abs[l]);
+                hi[l] = std::max(hi[l], r.mean_abs[l]);
+            }
+        if (r.param == Parameterization::sp && r.width == 64) sp_out_64 = r.mean_abs.back();
+        if (r.param == Parameterization::sp && r.width == 4096) sp_out_4096 = r.mean_abs.back();
+    }
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        INFO("layer " << layers[l] << " mup range [" << lo[l] << ", " << hi[l] << "]");
+        CHECK(lo[l] > 0.0);
+        CHECK(hi[l] / lo[l] < 2.0);
+    }
+    INFO("sp output scale: " << sp_out_64 << " at N = 64, " << sp_out_4096 << " at N = 4096");
+    REQUIRE(sp_out_64 > 0.0);
+    CHECK((!std::isfinite(sp_out_4096) || sp_out_4096 > 4.0 * sp_out_64));
+}
+
 TEST_CASE("widenet: mup loss curves converge as the width grows", "[widenet]") {
     // Fixed hyper-parameters, one hidden layer, widths 32..1024 (base width 32): the gap between
     // the EWA risk curves of N and 2N, mean over recorded steps of |R_N - R_2N| / R_0, must
