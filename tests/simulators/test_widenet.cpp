@@ -309,3 +309,30 @@ TEST_CASE("widenet: invalid options are refused with the key named", "[widenet]"
     CHECK_THROWS_WITH(parse_activation("net.activation", "sigmoid"),
                       "`net.activation` = sigmoid: must be one of relu, gelu, tanh");
 }
+
+TEST_CASE("widenet: the EWA is zero-initialised and read bias-corrected", "[widenet]") {
+    // With a vanishing learning rate the weights stay at their initial values, so the
+    // bias-corrected EWA xi_t / (1 - tau^t) equals them at every step and its risk equals the raw
+    // risk (to the 1e-12 relative change the steps make). Without the correction the EWA
+    // weights would be (1 - tau^t) times the initial ones: at tau = 0.99 and t = 1 a hundredth,
+    // and the EWA risk that of a near-zero network (the risk of predicting 0), far from the raw
+    // one. Checked for SGD with momentum and for Adam.
+    for (Optimizer opt : {Optimizer::sgd, Optimizer::adam}) {
+        SimOptions o = net_options();
+        o.net.optimizer = opt;
+        o.momentum = opt == Optimizer::sgd ? 0.9 : 0.0;
+        o.net.zero_readout = false; // a non-zero initial network, so scaling it shows
+        o.lr = 1e-12;
+        o.ewa_decay = 0.99;
+        o.steps = 20;
+        o.record_mode = RecordMode::all;
+        o.validate();
+        const Curve c = simulate_widenet(o);
+        REQUIRE(c.risk.size() >= 20);
+        REQUIRE(c.step.front() == 1);
+        for (std::size_t i = 0; i < c.risk.size(); ++i) {
+            INFO("step " << c.step[i]);
+            CHECK(c.risk_ewa[i] == Approx(c.risk[i]).epsilon(1e-6));
+        }
+    }
+}
