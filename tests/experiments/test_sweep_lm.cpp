@@ -1,12 +1,15 @@
 // `simulator = lm` in `cbs sweep`: a tiny batch-size sweep of language models on the committed
 // sample (experiments/studies/lm_tiny.toml) is stored like any sweep, resumes by skipping stored
-// runs, and `cbs measure` turns it into a CBS table with the same code as the simulators.
+// runs, and `cbs measure` turns it into a CBS table with the same code as the simulators; `cbs run`
+// on it fits CBS vs tokens, and `cbs report` shows the LM curves, CBS and claim.
 #include "data/study_file.hpp"
 #include "tests/support/cli.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
+#include <fmt/format.h>
 #include <sstream>
 #include <string>
 #include <variant>
@@ -99,4 +102,35 @@ TEST_CASE("cbs run on an LM study: sweep, measure per data budget, fit, resumabl
     const cbs::test::CliResult again = run_cbs(args + " --quiet");
     REQUIRE(again.code == 0);
     CHECK(again.out.find("(0 run now)") != std::string::npos);
+
+    // Its report: LM loss curves, steps vs batch and CBS vs tokens for the LM series, and the
+    // claim "LM CBS grows with data" carrying the fitted exponent with a computed verdict.
+    const fs::path report = out.parent_path() / "lm-report";
+    fs::remove_all(report);
+    const cbs::test::CliResult r =
+        run_cbs("report --quiet " + out.string() + " --out " + report.string());
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const std::string md = cbs::test::slurp(report / "report.md");
+    for (const char* figure :
+         {"lm_curves", "steps_vs_batch_lm", "cbs_vs_n_lm", "ropt_vs_n_lm", "published_lm_cbs"}) {
+        INFO(figure);
+        CHECK(fs::file_size(report / (std::string(figure) + ".png")) > 5000);
+        CHECK(md.find(std::string("](") + figure + ".png)") != std::string::npos);
+    }
+    const double exponent = numbers(fits, "exponent").at(0);
+    const double low = numbers(fits, "exponent_low").at(0);
+    const double high = numbers(fits, "exponent_high").at(0);
+    std::string row;
+    std::istringstream lines(md);
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind("| LM CBS grows with data |", 0) == 0) row = line;
+    INFO(row);
+    CHECK(row.find(fmt::format("| {:.3f} |", exponent)) != std::string::npos);
+    // report.py's rule: holds if the interval lies above 0; inconclusive if it is wider than 0.5.
+    const bool holds = std::isfinite(low) && low > 0;
+    const bool wide = std::isfinite(high) && high - low > 0.5;
+    CHECK(row.find(holds  ? "| holds |"
+                   : wide ? "| inconclusive |"
+                          : "| fails |") != std::string::npos);
 }
