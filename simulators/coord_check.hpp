@@ -24,7 +24,8 @@ std::vector<std::string> coord_check_layers(std::int64_t depth);
 /// For every parameterization in `params` and width in `widths`: net.seeds networks (options
 /// with net.width and net.param replaced) trained `steps` updates (LR schedule over `steps`),
 /// measured at initialisation and after the last update on the first min(eval.samples, 256)
-/// held-out inputs. Rows ordered by param, then width, then step (0 first).
+/// held-out inputs. Rows ordered by param, then width, then step (0 first). The networks train in
+/// parallel (OpenMP); the rows are the same for any thread count.
 /// Precondition: options.validate() passed with simulator = widenet; widths >= 2; steps >= 1.
 std::vector<CoordCheckRow> coord_check(const SimOptions& options,
                                        const std::vector<std::int64_t>& widths,

@@ -336,3 +336,35 @@ TEST_CASE("widenet: the EWA is zero-initialised and read bias-corrected", "[wide
         }
     }
 }
+
+TEST_CASE("widenet: the coordinate check is the same for any thread count", "[widenet]") {
+    SimOptions o = net_options();
+    o.net.eval_samples = 64;
+    o.lr = 0.03;
+    o.validate();
+    const std::vector<std::int64_t> widths{16, 32, 48};
+    const std::vector<Parameterization> params{Parameterization::mup, Parameterization::ntk};
+    std::vector<CoordCheckRow> one, two;
+    {
+        ThreadCount threads(1);
+        one = coord_check(o, widths, params, 3);
+    }
+    {
+        ThreadCount threads(2);
+        two = coord_check(o, widths, params, 3);
+    }
+    REQUIRE(one.size() == 12);
+    REQUIRE(two.size() == one.size());
+    for (std::size_t i = 0; i < one.size(); ++i) {
+        CHECK(one[i].param == two[i].param);
+        CHECK(one[i].width == two[i].width);
+        CHECK(one[i].step == two[i].step);
+        CHECK(one[i].mean_abs == two[i].mean_abs); // bit for bit
+    }
+    // Rows ordered by param, then width, then step.
+    CHECK(one[0].param == Parameterization::mup);
+    CHECK(one[0].width == 16);
+    CHECK(one[1].step == 3);
+    CHECK(one[11].param == Parameterization::ntk);
+    CHECK(one[11].width == 48);
+}
