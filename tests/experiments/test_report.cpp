@@ -199,6 +199,15 @@ void check_multi_file_report() {
            width_row.find("| fails |") != std::string::npos));
 }
 
+/// The column `name` of `table` (the test fails if there is none).
+const cbs::data::Table::Column& table_column(const cbs::data::Table& table,
+                                             const std::string& name) {
+    for (const auto& [n, c] : table.columns)
+        if (n == name) return c;
+    FAIL("no column " << name);
+    throw;
+}
+
 // report claims table carries the study's fitted exponents with rule-following verdicts
 void check_claims() {
     const cbs::data::Study study = cbs::data::read_study(small_study().string());
@@ -206,10 +215,7 @@ void check_claims() {
     const std::string md = slurp(dir / "report.md");
     const cbs::data::Table& fits = study.tables.at("fits/cbs");
     auto column = [&](const std::string& name) -> const cbs::data::Table::Column& {
-        for (const auto& [n, c] : fits.columns)
-            if (n == name) return c;
-        FAIL("no column " << name);
-        throw;
+        return table_column(fits, name);
     };
     const auto& series = std::get<std::vector<std::string>>(column("series"));
     const auto& family = std::get<std::vector<std::string>>(column("family"));
@@ -250,10 +256,7 @@ void check_claims() {
     {
         const cbs::data::Table& cbs_table = study.tables.at("cbs/estimates");
         auto col = [&](const std::string& name) -> const cbs::data::Table::Column& {
-            for (const auto& [n, c] : cbs_table.columns)
-                if (n == name) return c;
-            FAIL("no column " << name);
-            throw;
+            return table_column(cbs_table, name);
         };
         const auto& s = std::get<std::vector<std::string>>(col("series"));
         const auto& g = std::get<std::vector<std::string>>(col("group"));
