@@ -1,6 +1,7 @@
 // Benchmark of the exact risk recursion (not a test): coordinate-steps per second single- and
 // multi-threaded, and the cost of the same curve by Monte Carlo SGD at 1% relative accuracy.
 // Usage: bench_recursion [steps]   (default 200000 recursion steps)
+#include "bench/bench_args.hpp"
 #include "simulators/montecarlo.hpp"
 #include "simulators/recursion.hpp"
 #include "simulators/recursion_kernel.hpp"
@@ -51,7 +52,8 @@ double recursion_rate(const SimOptions& o, const cbs::theory::QuadratureOptions&
 } // namespace
 
 int main(int argc, char** argv) {
-    const std::int64_t steps = argc > 1 ? std::atoll(argv[1]) : 200000;
+    const std::int64_t steps = cbs::bench::count_argument(
+        argc, argv, 200000, 1000000000, "usage: bench_recursion [steps (default 200000)]");
     const int threads = omp_get_max_threads();
     std::printf("bench_recursion: kernel %s, %d OpenMP threads available\n",
                 cbs::sim::step_kernel_name(), threads);

@@ -4,6 +4,7 @@
 // input/output products), so rate / GEMM rate is the fraction of time spent doing useful
 // matrix work (the rest: sampling, activations, optimizer update, EWA).
 // Usage: bench_widenet [repeats]   (goal: >= 70% of the GEMM rate for width >= 1024)
+#include "bench/bench_args.hpp"
 #include "simulators/widenet_task.hpp"
 #include "simulators/widenet_trainer.hpp"
 
@@ -39,7 +40,8 @@ double gemm_rate(Eigen::Index N, Eigen::Index B, int repeats) {
 } // namespace
 
 int main(int argc, char** argv) {
-    const int repeats = argc > 1 ? std::atoi(argv[1]) : 20;
+    const int repeats = static_cast<int>(cbs::bench::count_argument(
+        argc, argv, 20, 100000, "usage: bench_widenet [repeats (default 20)]"));
     Eigen::setNbThreads(1);
     std::printf("bench_widenet: one thread, float, depth 3 (two N x N layers), relu, d = 32\n");
     std::printf("%7s %6s %-5s %-4s %12s %12s %12s %8s\n", "width", "batch", "opt", "ewa", "step ms",
