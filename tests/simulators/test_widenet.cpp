@@ -33,6 +33,49 @@ SimOptions net_options() {
     return o;
 }
 
+/// Per layer, the smallest and largest finite mean |activation| over widths of `param`'s rows
+/// after `step` updates, and how many values were not finite.
+struct LayerSpread {
+    std::vector<double> lo, hi;
+    int non_finite = 0;
+};
+LayerSpread spread_over_widths(const std::vector<CoordCheckRow>& rows, Parameterization param,
+                               std::int64_t step, std::size_t layers) {
+    LayerSpread s{std::vector<double>(layers, 1e300), std::vector<double>(layers, 0.0)};
+    for (const CoordCheckRow& r : rows)
+        if (r.param == param && r.step == step)
+            for (std::size_t l = 0; l < layers; ++l) {
+                if (!std::isfinite(r.mean_abs[l])) {
+                    ++s.non_finite;
+                    continue;
+                }
+                s.lo[l] = std::min(s.lo[l], r.mean_abs[l]);
+                s.hi[l] = std::max(s.hi[l], r.mean_abs[l]);
+            }
+    return s;
+}
+
+/// μP's criterion: every layer's scale finite and within a factor 2 over the widths.
+void check_mup_flat(const std::vector<CoordCheckRow>& rows, std::int64_t step,
+                    const std::vector<std::string>& layers) {
+    const LayerSpread mup = spread_over_widths(rows, Parameterization::mup, step, layers.size());
+    CHECK(mup.non_finite == 0);
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        INFO("layer " << layers[l] << " mup range [" << mup.lo[l] << ", " << mup.hi[l] << "]");
+        CHECK(mup.lo[l] > 0.0);
+        CHECK(mup.hi[l] / mup.lo[l] < 2.0);
+    }
+}
+
+/// The network output's mean |activation| of `param` at `width` after `step` updates.
+double output_scale(const std::vector<CoordCheckRow>& rows, Parameterization param,
+                    std::int64_t width, std::int64_t step) {
+    for (const CoordCheckRow& r : rows)
+        if (r.param == param && r.width == width && r.step == step) return r.mean_abs.back();
+    FAIL("no row for width " << width);
+    return 0;
+}
+
 struct ThreadCount {
     int saved = omp_get_max_threads();
     explicit ThreadCount(int n) { omp_set_num_threads(n); }
@@ -58,40 +101,21 @@ TEST_CASE("widenet: coordinate check, mup flat and sp growing in width", "[widen
     const auto rows = coord_check(o, widths, {Parameterization::mup, Parameterization::sp}, 10);
     REQUIRE(rows.size() == 2 * widths.size() * 2);
     const auto layers = coord_check_layers(o.net.depth);
-    std::vector<double> lo(layers.size(), 1e300), hi(layers.size(), 0.0);
-    std::vector<double> sp_lo(layers.size(), 1e300), sp_hi(layers.size(), 0.0);
-    std::vector<double> sp_first, sp_last;
     for (const CoordCheckRow& r : rows) {
         std::ostringstream line;
         line << to_string(r.param) << " N=" << r.width << " step " << r.step << ":";
         for (double v : r.mean_abs)
             line << " " << v;
         WARN(line.str());
-        if (r.step != 10) continue;
-        if (r.param == Parameterization::mup)
-            for (std::size_t l = 0; l < layers.size(); ++l) {
-                lo[l] = std::min(lo[l], r.mean_abs[l]);
-                hi[l] = std::max(hi[l], r.mean_abs[l]);
-            }
-        if (r.param == Parameterization::sp)
-            for (std::size_t l = 0; l < layers.size(); ++l) {
-                sp_lo[l] = std::min(sp_lo[l], r.mean_abs[l]);
-                sp_hi[l] = std::max(sp_hi[l], r.mean_abs[l]);
-            }
-        if (r.param == Parameterization::sp && r.width == 64) sp_first = r.mean_abs;
-        if (r.param == Parameterization::sp && r.width == 4096) sp_last = r.mean_abs;
     }
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-        INFO("layer " << layers[l] << " mup range [" << lo[l] << ", " << hi[l] << "]");
-        CHECK(lo[l] > 0.0);
-        CHECK(hi[l] / lo[l] < 2.0);
-    }
-    REQUIRE(sp_first.size() == layers.size());
-    REQUIRE(sp_last.size() == layers.size());
-    CHECK((!std::isfinite(sp_last.back()) || sp_last.back() > 4.0 * sp_first.back()));
+    check_mup_flat(rows, 10, layers);
+    const double sp_first = output_scale(rows, Parameterization::sp, 64, 10);
+    const double sp_last = output_scale(rows, Parameterization::sp, 4096, 10);
+    CHECK((!std::isfinite(sp_last) || sp_last > 4.0 * sp_first));
+    const LayerSpread sp = spread_over_widths(rows, Parameterization::sp, 10, layers.size());
     bool sp_varies = false;
     for (std::size_t l = 0; l < layers.size(); ++l)
-        sp_varies = sp_varies || !(sp_hi[l] < 2.0 * sp_lo[l]);
+        sp_varies = sp_varies || !(sp.hi[l] < 2.0 * sp.lo[l]);
     CHECK(sp_varies);
 }
 
@@ -117,23 +141,9 @@ TEST_CASE("widenet: coordinate check under Adam (depth 3, gelu), mup flat and sp
     const auto rows = coord_check(o, widths, {Parameterization::mup, Parameterization::sp}, 10);
     const auto layers = coord_check_layers(o.net.depth);
     REQUIRE(layers.size() == 4);
-    std::vector<double> lo(layers.size(), 1e300), hi(layers.size(), 0.0);
-    double sp_out_64 = 0, sp_out_4096 = 0;
-    for (const CoordCheckRow& r : rows) {
-        if (r.step != 10) continue;
-        if (r.param == Parameterization::mup)
-            for (std::size_t l = 0; l < layers.size(); ++l) {
-                lo[l] = std::min(lo[l], r.mean_abs[l]);
-                hi[l] = std::max(hi[l], r.mean_abs[l]);
-            }
-        if (r.param == Parameterization::sp && r.width == 64) sp_out_64 = r.mean_abs.back();
-        if (r.param == Parameterization::sp && r.width == 4096) sp_out_4096 = r.mean_abs.back();
-    }
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-        INFO("layer " << layers[l] << " mup range [" << lo[l] << ", " << hi[l] << "]");
-        CHECK(lo[l] > 0.0);
-        CHECK(hi[l] / lo[l] < 2.0);
-    }
+    check_mup_flat(rows, 10, layers);
+    const double sp_out_64 = output_scale(rows, Parameterization::sp, 64, 10);
+    const double sp_out_4096 = output_scale(rows, Parameterization::sp, 4096, 10);
     INFO("sp output scale: " << sp_out_64 << " at N = 64, " << sp_out_4096 << " at N = 4096");
     REQUIRE(sp_out_64 > 0.0);
     CHECK((!std::isfinite(sp_out_4096) || sp_out_4096 > 4.0 * sp_out_64));
