@@ -214,16 +214,13 @@ void check_claims() {
     const fs::path dir = small_study().parent_path() / "small-report";
     const std::string md = slurp(dir / "report.md");
     const cbs::data::Table& fits = study.tables.at("fits/cbs");
-    auto column = [&](const std::string& name) -> const cbs::data::Table::Column& {
-        return table_column(fits, name);
-    };
-    const auto& series = std::get<std::vector<std::string>>(column("series"));
-    const auto& family = std::get<std::vector<std::string>>(column("family"));
-    const auto& variable = std::get<std::vector<std::string>>(column("variable"));
-    const auto& exponent = std::get<std::vector<double>>(column("exponent"));
-    const auto& low = std::get<std::vector<double>>(column("exponent_low"));
-    const auto& high = std::get<std::vector<double>>(column("exponent_high"));
-    const auto& predicted = std::get<std::vector<double>>(column("predicted"));
+    const auto& series = std::get<std::vector<std::string>>(table_column(fits, "series"));
+    const auto& family = std::get<std::vector<std::string>>(table_column(fits, "family"));
+    const auto& variable = std::get<std::vector<std::string>>(table_column(fits, "variable"));
+    const auto& exponent = std::get<std::vector<double>>(table_column(fits, "exponent"));
+    const auto& low = std::get<std::vector<double>>(table_column(fits, "exponent_low"));
+    const auto& high = std::get<std::vector<double>>(table_column(fits, "exponent_high"));
+    const auto& predicted = std::get<std::vector<double>>(table_column(fits, "predicted"));
     int checked = 0;
     for (std::size_t i = 0; i < series.size(); ++i) {
         if (variable[i] != "data.samples" || family[i] != "ewa") continue;
@@ -255,13 +252,10 @@ void check_claims() {
     // CBS(sgd), recomputed here from the /cbs table.
     {
         const cbs::data::Table& cbs_table = study.tables.at("cbs/estimates");
-        auto col = [&](const std::string& name) -> const cbs::data::Table::Column& {
-            return table_column(cbs_table, name);
-        };
-        const auto& s = std::get<std::vector<std::string>>(col("series"));
-        const auto& g = std::get<std::vector<std::string>>(col("group"));
-        const auto& f = std::get<std::vector<std::string>>(col("family"));
-        const auto& b = std::get<std::vector<double>>(col("cbs_study"));
+        const auto& s = std::get<std::vector<std::string>>(table_column(cbs_table, "series"));
+        const auto& g = std::get<std::vector<std::string>>(table_column(cbs_table, "group"));
+        const auto& f = std::get<std::vector<std::string>>(table_column(cbs_table, "family"));
+        const auto& b = std::get<std::vector<double>>(table_column(cbs_table, "cbs_study"));
         std::map<std::string, std::map<std::string, double>> by_group;
         for (std::size_t i = 0; i < s.size(); ++i)
             if (s[i] == "data" && std::isfinite(b[i])) by_group[g[i]][f[i]] = b[i];
