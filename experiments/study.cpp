@@ -215,8 +215,8 @@ StudySpec parse_study(const ConfigEntries& entries) {
         } else if (k == "batches") {
             s.batches.clear();
             for (double v : number_list(e, 0.0)) {
-                if (v != std::floor(v) || v < 1)
-                    refuse(e.key, e.value, "every item must be an integer >= 1");
+                if (v != std::floor(v) || !(v >= 1 && v <= static_cast<double>(sim::kMaxBatch)))
+                    refuse(e.key, e.value, "every item must be an integer in [1, 1e12]");
                 s.batches.push_back(static_cast<std::int64_t>(v));
             }
         } else if (k == "lr_grid") {

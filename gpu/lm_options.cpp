@@ -8,6 +8,7 @@
 #include <cmath>
 #include <fmt/format.h>
 #include <functional>
+#include <limits>
 
 namespace cbs::lm {
 
@@ -132,14 +133,16 @@ Key text_key(const char* name, const char* help, std::string LmOptions::*field) 
 const std::vector<Key>& keys() {
     static const std::vector<Key> table = [] {
         std::vector<Key> t;
-        t.push_back(model_key("model.d_model", "residual width C (>= 2, divisible by heads)",
+        t.push_back(model_key("model.d_model", "residual width C in [2, 65536], divisible by heads",
                               &ModelConfig::d_model));
-        t.push_back(model_key("model.layers", "transformer blocks (>= 1)", &ModelConfig::layers));
+        t.push_back(
+            model_key("model.layers", "transformer blocks, [1, 1024]", &ModelConfig::layers));
         t.push_back(model_key("model.heads", "attention heads; d_model / heads must be even",
                               &ModelConfig::heads));
         t.push_back(
-            model_key("model.context", "tokens per sequence (>= 1)", &ModelConfig::context));
-        t.push_back(model_key("model.vocab", "vocabulary size (>= 2; every shard token < vocab)",
+            model_key("model.context", "tokens per sequence, [1, 1048576]", &ModelConfig::context));
+        t.push_back(model_key("model.vocab",
+                              "vocabulary size, [2, 2^32]; every shard token < vocab",
                               &ModelConfig::vocab));
         t.push_back(Key{"model.parameterization", "sp | mup (see gpu/model_config.hpp)", Kind::text,
                         [](LmOptions& o, const std::string& key, const std::string& text) {
@@ -160,15 +163,16 @@ const std::vector<Key>& keys() {
                              &LmOptions::train_path));
         t.push_back(text_key("data.val", "validation token shard (.bin, llm.c format)",
                              &LmOptions::val_path));
-        t.push_back(number_key("data.tokens",
-                               "token budget D; > 0 sets steps = ceil(ceil(D / context) / batch)",
-                               &LmOptions::tokens));
+        t.push_back(number_key(
+            "data.tokens",
+            "token budget D, [0, 1e18]; > 0 sets steps = ceil(ceil(D / context) / batch)",
+            &LmOptions::tokens));
         t.push_back(number_key("data.horizon",
                                "with data.tokens: run horizon * budget steps, [1, 1000]",
                                &LmOptions::horizon));
-        t.push_back(number_key("steps", "optimizer steps (>= 1; ignored when data.tokens > 0)",
+        t.push_back(number_key("steps", "optimizer steps, [1, 1e9] (ignored when data.tokens > 0)",
                                &LmOptions::steps));
-        t.push_back(number_key("batch", "global batch: sequences per optimizer step (>= 1)",
+        t.push_back(number_key("batch", "global batch: sequences per optimizer step, [1, 1e9]",
                                &LmOptions::batch));
         t.push_back(number_key("micro_batch",
                                "sequences per forward/backward (0 = batch); must divide batch",
@@ -214,7 +218,7 @@ const std::vector<Key>& keys() {
         t.push_back(number_key("eval.dense_fraction",
                                "final fraction of the run evaluated densely, [0, 1]",
                                &LmOptions::dense_fraction));
-        t.push_back(number_key("eval.dense_points", "evaluations in that final part (>= 0)",
+        t.push_back(number_key("eval.dense_points", "evaluations in that final part, [0, 1e6]",
                                &LmOptions::dense_points));
         t.push_back(number_key("log.every", "tokens/s line on stderr every k steps (0 = end only)",
                                &LmOptions::log_every));
@@ -246,17 +250,27 @@ const char* to_string(LrSchedule s) {
     return "?";
 }
 
+namespace {
+/// ceil(n / d) for n >= 0, d >= 1, without forming n + d - 1 (which overflows near INT64_MAX).
+std::int64_t ceil_div(std::int64_t n, std::int64_t d) {
+    return n / d + (n % d != 0 ? 1 : 0);
+}
+} // namespace
+
 std::int64_t LmOptions::budget_sequences() const {
-    return tokens > 0 ? (tokens + model.context - 1) / model.context : 0;
+    return tokens > 0 ? ceil_div(tokens, model.context) : 0;
 }
 
 std::int64_t LmOptions::budget_steps() const {
-    return tokens > 0 ? (budget_sequences() + batch - 1) / batch : steps;
+    return tokens > 0 ? ceil_div(budget_sequences(), batch) : steps;
 }
 
 std::int64_t LmOptions::total_steps() const {
     if (tokens <= 0) return steps;
-    return static_cast<std::int64_t>(std::ceil(horizon * static_cast<double>(budget_steps())));
+    const double total = std::ceil(horizon * static_cast<double>(budget_steps()));
+    // Saturate instead of casting a double beyond the int64 range; validate() refuses > 1e9.
+    return total < 9.2e18 ? static_cast<std::int64_t>(total)
+                          : std::numeric_limits<std::int64_t>::max();
 }
 
 void LmOptions::validate() const {
@@ -264,11 +278,26 @@ void LmOptions::validate() const {
     auto num = [](double v) { return fmt::format("{}", v); };
     if (train_path.empty()) refuse("data.train", "\"\"", "a training token shard is required");
     if (val_path.empty()) refuse("data.val", "\"\"", "a validation token shard is required");
-    if (tokens < 0) refuse("data.tokens", std::to_string(tokens), "must be >= 0");
+    if (tokens < 0 || tokens > kMaxTokens)
+        refuse("data.tokens", std::to_string(tokens), "must be in [0, 1e18]");
     if (!(horizon >= 1 && horizon <= 1000))
         refuse("data.horizon", num(horizon), "must be in [1, 1000]");
-    if (tokens == 0 && steps < 1) refuse("steps", std::to_string(steps), "must be >= 1");
-    if (batch < 1) refuse("batch", std::to_string(batch), "must be >= 1");
+    if (tokens == 0 && (steps < 1 || steps > kMaxSteps))
+        refuse("steps", std::to_string(steps), "must be in [1, 1e9]");
+    if (batch < 1 || batch > kMaxBatch)
+        refuse("batch", std::to_string(batch), "must be in [1, 1e9]");
+    if (total_steps() > kMaxSteps)
+        refuse("data.tokens", std::to_string(tokens),
+               fmt::format("with batch = {}, model.context = {} and data.horizon = {} this is "
+                           "more than 1e9 steps",
+                           batch, model.context, num(horizon)));
+    // Tokens seen (step x batch x context) are counted in int64 on every recorded step.
+    if (static_cast<double>(total_steps()) * static_cast<double>(batch) *
+            static_cast<double>(model.context) >
+        static_cast<double>(kMaxTokens))
+        refuse("batch", std::to_string(batch),
+               fmt::format("times model.context = {} times the {} steps must be <= 1e18 tokens",
+                           model.context, total_steps()));
     if (micro_batch < 0) refuse("micro_batch", std::to_string(micro_batch), "must be >= 0");
     if (batch % micro_batch_size() != 0)
         refuse("micro_batch", std::to_string(micro_batch),
@@ -295,7 +324,8 @@ void LmOptions::validate() const {
         refuse("eval.sequences", std::to_string(eval_sequences), "must be >= 0 (0 = all)");
     if (!(dense_fraction >= 0 && dense_fraction <= 1))
         refuse("eval.dense_fraction", num(dense_fraction), "must be in [0, 1]");
-    if (dense_points < 0) refuse("eval.dense_points", std::to_string(dense_points), "must be >= 0");
+    if (dense_points < 0 || dense_points > 1'000'000)
+        refuse("eval.dense_points", std::to_string(dense_points), "must be in [0, 1e6]");
     if (log_every < 0) refuse("log.every", std::to_string(log_every), "must be >= 0");
     if (seed < 0) refuse("seed", std::to_string(seed), "must be >= 0");
     if (backend != "cpu" && backend != "cuda") refuse("backend", backend, "must be cpu or cuda");

@@ -18,18 +18,23 @@ enum class LrSchedule { constant, cosine, wsd };
 
 const char* to_string(LrSchedule s);
 
+/// Limits validate() enforces, so that step and token counts stay far inside int64.
+inline constexpr std::int64_t kMaxSteps = 1'000'000'000;              ///< steps run
+inline constexpr std::int64_t kMaxBatch = 1'000'000'000;              ///< batch, in sequences
+inline constexpr std::int64_t kMaxTokens = 1'000'000'000'000'000'000; ///< data.tokens, seen
+
 struct LmOptions {
     ModelConfig model; ///< model.*: see model_config.hpp
 
     // data
     std::string train_path;   ///< data.train: token shard (llm.c format) to train on
     std::string val_path;     ///< data.val: token shard for the validation loss
-    std::int64_t tokens = 0;  ///< data.tokens: budget D in tokens; > 0 sets the step count
+    std::int64_t tokens = 0;  ///< data.tokens: budget D in tokens, [0, 1e18]; > 0 sets steps
     double horizon = 1.0;     ///< data.horizon: run horizon * budget steps, [1, 1000]
-    std::int64_t steps = 100; ///< steps: optimizer steps when data.tokens = 0
+    std::int64_t steps = 100; ///< steps: when data.tokens = 0; [1, 1e9]
 
     // optimizer
-    std::int64_t batch = 16;      ///< batch: sequences per optimizer step (global batch)
+    std::int64_t batch = 16;      ///< batch: sequences per step (global batch), [1, 1e9]
     std::int64_t micro_batch = 0; ///< micro_batch: sequences per forward/backward; 0 = batch
     double lr = 3e-3;             ///< lr: peak learning rate
     double beta1 = 0.9;           ///< adam.beta1 in [0, 1)

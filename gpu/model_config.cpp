@@ -53,8 +53,11 @@ void ModelConfig::validate() const {
     auto refuse = [](const char* key, auto value, const std::string& rule) {
         throw UserError(fmt::format("`{}` = {}: {}", key, value, rule));
     };
-    if (d_model < 2) refuse("model.d_model", d_model, "must be >= 2");
-    if (layers < 1) refuse("model.layers", layers, "must be >= 1");
+    // Upper bounds keep parameter and FLOP counts (products of these) far inside int64.
+    if (d_model < 2 || d_model > 65536)
+        refuse("model.d_model", d_model, "must be an integer in [2, 65536]");
+    if (layers < 1 || layers > 1024)
+        refuse("model.layers", layers, "must be an integer in [1, 1024]");
     if (heads < 1) refuse("model.heads", heads, "must be >= 1");
     if (d_model % heads != 0)
         refuse("model.heads", heads, fmt::format("must divide `model.d_model` = {}", d_model));
@@ -62,12 +65,14 @@ void ModelConfig::validate() const {
         refuse("model.heads", heads,
                fmt::format("head_dim = d_model / heads = {} must be even (RoPE rotates pairs)",
                            head_dim()));
-    if (context < 1) refuse("model.context", context, "must be >= 1");
-    if (vocab < 2) refuse("model.vocab", vocab, "must be >= 2");
+    if (context < 1 || context > 1'048'576)
+        refuse("model.context", context, "must be an integer in [1, 1048576]");
+    if (vocab < 2 || vocab > 4'294'967'296)
+        refuse("model.vocab", vocab, "must be an integer in [2, 2^32] (uint32 token shards)");
     if (parameterization == Parameterization::mup) {
-        if (mup_base_width < 1 || mup_base_width % heads != 0)
+        if (mup_base_width < 1 || mup_base_width > 65536 || mup_base_width % heads != 0)
             refuse("model.mup_base_width", mup_base_width,
-                   fmt::format("must be >= 1 and divisible by `model.heads` = {}", heads));
+                   fmt::format("must be in [1, 65536] and divisible by `model.heads` = {}", heads));
     }
     if (!(init_std > 0) || !std::isfinite(init_std))
         refuse("model.init_std", init_std, "must be a finite number > 0");

@@ -25,11 +25,11 @@ const char* to_string(Parameterization p);
 Parameterization parse_parameterization(const std::string& key, const std::string& text);
 
 struct ModelConfig {
-    std::int64_t d_model = 64; ///< model.d_model: residual width C; divisible by heads
-    std::int64_t layers = 2;   ///< model.layers: transformer blocks L >= 1
+    std::int64_t d_model = 64; ///< model.d_model: residual width C in [2, 65536]; heads | C
+    std::int64_t layers = 2;   ///< model.layers: transformer blocks L in [1, 1024]
     std::int64_t heads = 4;    ///< model.heads: attention heads H; head_dim = C / H must be even
-    std::int64_t context = 64; ///< model.context: tokens per sequence T >= 1
-    std::int64_t vocab = 256;  ///< model.vocab: vocabulary size V >= 2
+    std::int64_t context = 64; ///< model.context: tokens per sequence T, [1, 2^20]
+    std::int64_t vocab = 256;  ///< model.vocab: vocabulary size V in [2, 2^32]
     Parameterization parameterization = Parameterization::sp; ///< model.parameterization
     std::int64_t mup_base_width = 64; ///< model.mup_base_width: muP base d_model (divisible by H)
     double init_std = 0.02;           ///< model.init_std: base init standard deviation > 0

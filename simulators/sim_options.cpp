@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace cbs::sim {
@@ -56,7 +57,8 @@ void validate_widenet(const SimOptions& o) {
 } // namespace
 
 std::int64_t SimOptions::budget_steps() const {
-    return samples > 0 ? (samples + batch - 1) / batch : steps;
+    // ceil(samples / batch) without forming samples + batch - 1, which overflows near INT64_MAX.
+    return samples > 0 ? samples / batch + (samples % batch != 0 ? 1 : 0) : steps;
 }
 
 double SimOptions::learned_dimension() const {
@@ -66,7 +68,12 @@ double SimOptions::learned_dimension() const {
 
 std::int64_t SimOptions::total_steps() const {
     if (samples <= 0) return steps;
-    return static_cast<std::int64_t>(std::ceil(horizon * static_cast<double>(budget_steps())));
+    const double total = std::ceil(horizon * static_cast<double>(budget_steps()));
+    // Saturate instead of casting a double beyond the int64 range (undefined behaviour);
+    // validate() refuses anything above kMaxSteps anyway.
+    constexpr double int64_limit = 9.2e18;
+    return total < int64_limit ? static_cast<std::int64_t>(total)
+                               : std::numeric_limits<std::int64_t>::max();
 }
 
 void SimOptions::validate() const {
@@ -76,7 +83,7 @@ void SimOptions::validate() const {
         refuse("noise.sigma2", sigma2, "must be a finite number >= 0");
     if (!(model_size >= 1.0) || (std::isfinite(model_size) && model_size != std::floor(model_size)))
         refuse("model.size", model_size, "must be an integer >= 1 or inf");
-    if (batch < 1) refuse("batch", batch, "must be an integer >= 1");
+    if (batch < 1 || batch > kMaxBatch) refuse("batch", batch, "must be an integer in [1, 1e12]");
     if (!(lr > 0.0) || !std::isfinite(lr)) refuse("lr", lr, "must be a finite number > 0");
     if (!(momentum >= 0.0 && momentum < 1.0)) refuse("momentum", momentum, "must be in [0, 1)");
     if (!(ewa_decay >= 0.0 && ewa_decay < 1.0)) refuse("ewa.decay", ewa_decay, "must be in [0, 1)");
@@ -96,7 +103,8 @@ void SimOptions::validate() const {
         refuse("precond.power", precond_power,
                "must be < 1 - 1/(2a) when model.size = inf (else the gradient noise is infinite)");
     if (steps < 1) refuse("steps", steps, "must be an integer >= 1");
-    if (samples < 0) refuse("data.samples", samples, "must be an integer >= 0 (0 = use steps)");
+    if (samples < 0 || samples > kMaxSamples)
+        refuse("data.samples", samples, "must be an integer in [0, 1e18] (0 = use steps)");
     if (!(horizon >= 1.0 && horizon <= 1000.0))
         refuse("data.horizon", horizon, "must be in [1, 1000]");
     if (!(target_risk >= 0.0) || !std::isfinite(target_risk))
@@ -124,7 +132,18 @@ void SimOptions::validate() const {
                         : "must be an integer <= 100000 for simulator = montecarlo (finite "
                           "dimension)");
     const std::int64_t total = total_steps();
-    if (total > 1'000'000'000) refuse("steps", total, "must be <= 1e9 steps");
+    if (total > kMaxSteps) {
+        if (samples > 0)
+            refuse("data.samples", samples,
+                   ("with batch = " + std::to_string(batch) +
+                    " and data.horizon = " + shortest(horizon) + " this is more than 1e9 steps")
+                       .c_str());
+        refuse("steps", total, "must be <= 1e9 steps");
+    }
+    // Samples seen (step x batch) are counted in int64 on every recorded step.
+    if (static_cast<double>(total) * static_cast<double>(batch) > static_cast<double>(kMaxSamples))
+        refuse("batch", batch,
+               ("times the " + std::to_string(total) + " steps must be <= 1e18 samples").c_str());
     if (simulator == SimulatorKind::widenet) validate_widenet(*this);
 }
 

@@ -42,6 +42,11 @@ struct NetOptions {
     std::int64_t eval_samples = 4096; ///< eval.samples: fixed held-out set size; >= 16
 };
 
+/// Limits validate() enforces, so that step and sample counts stay far inside int64.
+inline constexpr std::int64_t kMaxSteps = 1'000'000'000;               ///< optimizer steps run
+inline constexpr std::int64_t kMaxBatch = 1'000'000'000'000;           ///< batch
+inline constexpr std::int64_t kMaxSamples = 1'000'000'000'000'000'000; ///< data.samples, steps x B
+
 struct SimOptions {
     // problem
     double a = 2.0;      ///< spectrum.a: lambda_i = i^-a; must be > 1
@@ -54,7 +59,7 @@ struct SimOptions {
     std::shared_ptr<const UserSpectrum> spectrum;
 
     // optimizer
-    std::int64_t batch = 16;    ///< batch: B, samples per step; >= 1
+    std::int64_t batch = 16;    ///< batch: B, samples per step; in [1, 1e12]
     double lr = 0.5;            ///< lr: peak learning rate eta; > 0
     double momentum = 0.0;      ///< momentum: heavy-ball beta in [0, 1)
     double ewa_decay = 0.99;    ///< ewa.decay: tau in [0, 1); 0 = EWA equals the raw weights

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -381,4 +382,38 @@ TEST_CASE("faults: data.samples < batch runs one step of one whole batch", "[fau
     const cbs::test::CliResult help = cbs::test::run_cbs("simulate --help");
     CHECK(contains(help.out, "B > data.samples"));
     CHECK(contains(help.out, "(n < batch: one step)"));
+}
+
+// ---- counts near the int64 range ----------------------------------------------------------------
+
+TEST_CASE("faults: step and sample counts near INT64_MAX are refused, not overflowed", "[faults]") {
+    // Found by fuzz_toml_config in CI: data.samples = INT64_MAX overflowed ceil(n / B) (signed
+    // overflow, UBSan) before the 1e9-step limit could refuse it.
+    SimOptions huge;
+    huge.samples = std::numeric_limits<std::int64_t>::max();
+    huge.batch = 16;
+    CHECK(huge.budget_steps() == std::numeric_limits<std::int64_t>::max() / 16 + 1);
+    huge.horizon = 1000.0; // horizon x budget is beyond int64: saturates instead of a bad cast
+    CHECK(huge.total_steps() == std::numeric_limits<std::int64_t>::max());
+    SimOptions exact;
+    exact.samples = 96;
+    exact.batch = 16;
+    CHECK(exact.budget_steps() == 6);
+    exact.samples = 97;
+    CHECK(exact.budget_steps() == 7);
+
+    CHECK(refusal({entry("batch", "16"), entry("data.samples", "9223372036854775807")})
+              .rfind("`data.samples` = 9223372036854775807: must be an integer in [0, 1e18]", 0) ==
+          0);
+    CHECK(refusal({entry("batch", "1"), entry("data.samples", "2000000000")})
+              .rfind("`data.samples` = 2000000000: with batch = 1 and data.horizon = 1 this is "
+                     "more than 1e9 steps",
+                     0) == 0);
+    CHECK(refusal({entry("batch", "9223372036854775807")})
+              .rfind("`batch` = 9223372036854775807: must be an integer in [1, 1e12]", 0) == 0);
+    // steps x batch counts the samples seen in int64 on every recorded step.
+    CHECK(refusal({entry("batch", "1000000000000"), entry("steps", "10000000")})
+              .rfind("`batch` = 1000000000000: times the 10000000 steps must be <= 1e18 samples",
+                     0) == 0);
+    CHECK(refusal({entry("batch", "1000000000000"), entry("steps", "1000")}) == "(accepted)");
 }

@@ -57,6 +57,10 @@ TEST_CASE("study keys are validated with key, value and rule", "[study]") {
               .rfind("`study.families` = adam: every item must be one of", 0) == 0);
     CHECK(refusal("study.anchor=3")
               .rfind("`study.anchor` = 3: must be 0 or one of study.batches", 0) == 0);
+    // A batch beyond int64 (1e300) would be cast out of range; past 1e12, ceil(n / B) is 1.
+    CHECK(refusal("study.batches=[4, 1e300]")
+              .rfind("`study.batches` = [4, 1e300]: every item must be an integer in [1, 1e12]",
+                     0) == 0);
     CHECK(refusal("study.colour=red").rfind("`study.colour` = red: unknown study key", 0) == 0);
     CHECK(refusal("study.ewa_grid=[0.9, 1.0]")
               .rfind("`study.ewa_grid` = [0.9, 1.0]: every item must be in [0, 1)", 0) == 0);

@@ -64,6 +64,48 @@ TEST_CASE("LM options: unknown keys and violated rules are refused by name", "[l
     CHECK(to_toml(o).find("ewa.decays = [0.9, 0.99]") != std::string::npos);
 }
 
+TEST_CASE("LM options: counts that would leave the int64 range are refused", "[lm]") {
+    // The sizes multiply into parameter, step and token counts (int64); each is bounded so that
+    // no accepted combination overflows, and the refusal names the key that is too large.
+    const std::pair<std::string, std::string> train{"data.train", "t.bin"},
+        val{"data.val", "v.bin"};
+    CHECK(refusal({train, val, {"data.tokens", "9223372036854775807"}}) ==
+          "`data.tokens` = 9223372036854775807: must be in [0, 1e18]");
+    CHECK(refusal({train, val, {"data.tokens", "1000000000000000"}, {"batch", "1"}}) ==
+          "`data.tokens` = 1000000000000000: with batch = 1, model.context = 64 and data.horizon "
+          "= 1 this is more than 1e9 steps");
+    CHECK(refusal({train, val, {"steps", "1000000001"}}) ==
+          "`steps` = 1000000001: must be in [1, 1e9]");
+    CHECK(refusal({train, val, {"batch", "4611686018427387904"}}) ==
+          "`batch` = 4611686018427387904: must be in [1, 1e9]");
+    CHECK(refusal({train,
+                   val,
+                   {"batch", "1000000000"},
+                   {"model.context", "1048576"},
+                   {"steps", "1000000"}}) ==
+          "`batch` = 1000000000: times model.context = 1048576 times the 1000000 steps must be "
+          "<= 1e18 tokens");
+    CHECK(refusal({train, val, {"model.d_model", "4294967296"}}) ==
+          "`model.d_model` = 4294967296: must be an integer in [2, 65536]");
+    CHECK(refusal({train, val, {"model.layers", "100000"}}) ==
+          "`model.layers` = 100000: must be an integer in [1, 1024]");
+    CHECK(refusal({train, val, {"model.context", "2000000"}}).find("`model.context` = 2000000") ==
+          0);
+    CHECK(refusal({train, val, {"model.vocab", "5000000000"}}).find("`model.vocab` = 5000000000") ==
+          0);
+    CHECK(refusal({train, val, {"eval.dense_points", "1000000000000"}}) ==
+          "`eval.dense_points` = 1000000000000: must be in [0, 1e6]");
+    // The largest accepted sizes give exact counts.
+    const LmOptions big = resolve_lm_options(
+        {train, val, {"model.d_model", "65536"}, {"model.heads", "64"}, {"model.layers", "1024"}});
+    const std::int64_t c = 65536;
+    CHECK(big.model.non_embedding_parameters() == 1024 * (12 * c * c + 4 * c) + c);
+    const LmOptions budget = resolve_lm_options(
+        {train, val, {"data.tokens", "1000"}, {"batch", "4"}, {"model.context", "64"}});
+    CHECK(budget.budget_sequences() == 16); // ceil(1000 / 64)
+    CHECK(budget.budget_steps() == 4);
+}
+
 TEST_CASE("LM training refuses missing, corrupt and out-of-vocabulary shards", "[lm]") {
     const fs::path dir = scratch_dir("bad_shards");
     write_split(dir, synthetic_tokens(5000, 64, 1), 64);
