@@ -155,7 +155,7 @@ const std::vector<Key>& keys() {
                                        : data::AttrValue(static_cast<std::int64_t>(o.model_size));
                         }});
         t.push_back(number_key("batch",
-                               "mini-batch size B, samples per step (>= 1); B > data.samples "
+                               "mini-batch size B, samples per step, [1, 1e12]; B > data.samples "
                                "runs one step of B samples",
                                &SimOptions::batch));
         t.push_back(number_key("lr", "peak learning rate eta (> 0)", &SimOptions::lr));
@@ -166,12 +166,13 @@ const std::vector<Key>& keys() {
         t.push_back(number_key("precond.power",
                                "diagonal preconditioning power p, step eta*lambda_i^-p, in [0, 1)",
                                &SimOptions::precond_power));
-        t.push_back(number_key("steps", "optimizer steps (>= 1; ignored when data.samples > 0)",
+        t.push_back(number_key("steps", "optimizer steps, [1, 1e9] (ignored when data.samples > 0)",
                                &SimOptions::steps));
-        t.push_back(number_key("data.samples",
-                               "one-pass sample budget n; > 0 sets steps = ceil(n / batch) "
-                               "(n < batch: one step)",
-                               &SimOptions::samples));
+        t.push_back(
+            number_key("data.samples",
+                       "one-pass sample budget n, [0, 1e18]; > 0 sets steps = ceil(n / batch) "
+                       "(n < batch: one step)",
+                       &SimOptions::samples));
         t.push_back(number_key(
             "data.horizon", "with data.samples: run up to horizon * ceil(n / B) steps, [1, 1000]",
             &SimOptions::horizon));
@@ -203,26 +204,28 @@ const std::vector<Key>& keys() {
                         [](const SimOptions& o) {
                             return data::AttrValue(std::string(sim::to_string(o.simulator)));
                         }});
-        t.push_back(Key{"record",
-                        "recorded steps: all | log (100 log-spaced) | N (N log-spaced, >= 2)",
-                        [](SimOptions& o, const std::string& key, const std::string& text) {
-                            if (text == "all") {
-                                o.record_mode = sim::RecordMode::all;
-                            } else if (text == "log") {
-                                o.record_mode = sim::RecordMode::log;
-                                o.record_points = SimOptions{}.record_points;
-                            } else {
-                                const std::int64_t n = parse_int(key, text);
-                                if (n < 2) refuse(key, text, "must be all, log or an integer >= 2");
-                                o.record_mode = sim::RecordMode::log;
-                                o.record_points = n;
-                            }
-                        },
-                        [](const SimOptions& o) {
-                            return o.record_mode == sim::RecordMode::all
-                                       ? data::AttrValue(std::string("all"))
-                                       : data::AttrValue(std::to_string(o.record_points));
-                        }});
+        t.push_back(
+            Key{"record",
+                "recorded steps: all | log (100 log-spaced) | N (N log-spaced, 2 <= N <= 1e6)",
+                [](SimOptions& o, const std::string& key, const std::string& text) {
+                    if (text == "all") {
+                        o.record_mode = sim::RecordMode::all;
+                    } else if (text == "log") {
+                        o.record_mode = sim::RecordMode::log;
+                        o.record_points = SimOptions{}.record_points;
+                    } else {
+                        const std::int64_t n = parse_int(key, text);
+                        if (n < 2 || n > 1'000'000)
+                            refuse(key, text, "must be all, log or an integer in [2, 1e6]");
+                        o.record_mode = sim::RecordMode::log;
+                        o.record_points = n;
+                    }
+                },
+                [](const SimOptions& o) {
+                    return o.record_mode == sim::RecordMode::all
+                               ? data::AttrValue(std::string("all"))
+                               : data::AttrValue(std::to_string(o.record_points));
+                }});
         t.push_back(number_key("record_every", "also record every k-th step (0 = off)",
                                &SimOptions::record_every));
         t.push_back(number_key("quadrature.tol",

@@ -118,7 +118,8 @@ void SimOptions::validate() const {
                "warmup.fraction + decay.fraction must be <= 1 for schedule = wsd");
     if (!(final_lr_fraction >= 0.0 && final_lr_fraction <= 1.0))
         refuse("decay.final_fraction", final_lr_fraction, "must be in [0, 1]");
-    if (record_points < 2) refuse("record", record_points, "must be all, log or an integer >= 2");
+    if (record_points < 2 || record_points > 1'000'000)
+        refuse("record", record_points, "must be all, log or an integer in [2, 1e6]");
     if (record_every < 0) refuse("record_every", record_every, "must be an integer >= 0");
     if (!(tolerance >= 1e-12 && tolerance <= 1e-2))
         refuse("quadrature.tol", tolerance, "must be in [1e-12, 1e-2]");
