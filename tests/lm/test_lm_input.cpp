@@ -9,6 +9,9 @@ using namespace cbs::lm;
 using namespace lmtest;
 
 namespace {
+// Every option set needs the two shard paths; resolving options does not open them.
+const std::pair<std::string, std::string> train{"data.train", "t.bin"}, val{"data.val", "v.bin"};
+
 std::string refusal(const std::vector<std::pair<std::string, std::string>>& entries) {
     try {
         resolve_lm_options(entries);
@@ -31,8 +34,6 @@ std::string training_refusal(const LmOptions& o) {
 } // namespace
 
 TEST_CASE("LM options: unknown keys and violated rules are refused by name", "[lm]") {
-    const std::pair<std::string, std::string> train{"data.train", "t.bin"},
-        val{"data.val", "v.bin"};
     CHECK(refusal({train, val, {"no.such.key", "1"}}) ==
           "`no.such.key` = 1: unknown key; `cbs train-lm --help` lists the keys");
     CHECK(refusal({train, val, {"batch", "16"}, {"micro_batch", "3"}}) ==
@@ -67,17 +68,34 @@ TEST_CASE("LM options: unknown keys and violated rules are refused by name", "[l
 TEST_CASE("LM options: counts that would leave the int64 range are refused", "[lm]") {
     // The sizes multiply into parameter, step and token counts (int64); each is bounded so that
     // no accepted combination overflows, and the refusal names the key that is too large.
-    const std::pair<std::string, std::string> train{"data.train", "t.bin"},
-        val{"data.val", "v.bin"};
-    CHECK(refusal({train, val, {"data.tokens", "9223372036854775807"}}) ==
-          "`data.tokens` = 9223372036854775807: must be in [0, 1e18]");
+    struct Case {
+        const char* key;
+        const char* value;
+        const char* expected;
+    };
+    const Case cases[] = {
+        {"data.tokens", "9223372036854775807",
+         "`data.tokens` = 9223372036854775807: must be in [0, 1e18]"},
+        {"steps", "1000000001", "`steps` = 1000000001: must be in [1, 1e9]"},
+        {"batch", "4611686018427387904", "`batch` = 4611686018427387904: must be in [1, 1e9]"},
+        {"model.d_model", "4294967296",
+         "`model.d_model` = 4294967296: must be an integer in [2, 65536]"},
+        {"model.layers", "100000", "`model.layers` = 100000: must be an integer in [1, 1024]"},
+        {"model.context", "2000000",
+         "`model.context` = 2000000: must be an integer in [1, 1048576]"},
+        {"model.vocab", "5000000000",
+         "`model.vocab` = 5000000000: must be an integer in [2, 2^32] (uint32 token shards)"},
+        {"eval.dense_points", "1000000000000",
+         "`eval.dense_points` = 1000000000000: must be in [0, 1e6]"},
+    };
+    for (const Case& c : cases) {
+        INFO(c.key << " = " << c.value);
+        CHECK(refusal({train, val, {c.key, c.value}}) == c.expected);
+    }
+    // Combinations: the budget in steps, and the tokens seen (steps x batch x context).
     CHECK(refusal({train, val, {"data.tokens", "1000000000000000"}, {"batch", "1"}}) ==
           "`data.tokens` = 1000000000000000: with batch = 1, model.context = 64 and data.horizon "
           "= 1 this is more than 1e9 steps");
-    CHECK(refusal({train, val, {"steps", "1000000001"}}) ==
-          "`steps` = 1000000001: must be in [1, 1e9]");
-    CHECK(refusal({train, val, {"batch", "4611686018427387904"}}) ==
-          "`batch` = 4611686018427387904: must be in [1, 1e9]");
     CHECK(refusal({train,
                    val,
                    {"batch", "1000000000"},
@@ -85,16 +103,6 @@ TEST_CASE("LM options: counts that would leave the int64 range are refused", "[l
                    {"steps", "1000000"}}) ==
           "`batch` = 1000000000: times model.context = 1048576 times the 1000000 steps must be "
           "<= 1e18 tokens");
-    CHECK(refusal({train, val, {"model.d_model", "4294967296"}}) ==
-          "`model.d_model` = 4294967296: must be an integer in [2, 65536]");
-    CHECK(refusal({train, val, {"model.layers", "100000"}}) ==
-          "`model.layers` = 100000: must be an integer in [1, 1024]");
-    CHECK(refusal({train, val, {"model.context", "2000000"}}).find("`model.context` = 2000000") ==
-          0);
-    CHECK(refusal({train, val, {"model.vocab", "5000000000"}}).find("`model.vocab` = 5000000000") ==
-          0);
-    CHECK(refusal({train, val, {"eval.dense_points", "1000000000000"}}) ==
-          "`eval.dense_points` = 1000000000000: must be in [0, 1e6]");
     // The largest accepted sizes give exact counts.
     const LmOptions big = resolve_lm_options(
         {train, val, {"model.d_model", "65536"}, {"model.heads", "64"}, {"model.layers", "1024"}});
