@@ -1,27 +1,30 @@
-// LM training throughput: tokens/s and MFU of one backend on named model shapes, and the dump
-// that scripts/torch_oracle.py checks the backend against (PyTorch on the same weights).
+// LM training throughput: tokens/s, achieved GFLOP/s and the share of a stated peak, for one
+// backend on a named or explicit model shape; and the dump that scripts/torch_oracle.py checks a
+// backend against (PyTorch on the same weights).
 //
-//   bench_lm [--backend cpu|cuda|cuda-fp32] [--shape tiny|1m|85m|gpt2-124m|all] [--batch B]
-//            [--steps S] [--warmup W] [--peak-tflops P]
+//   bench_lm [--backend cpu|cpu-fp32|reference|cuda|cuda-fp32] [--shape tiny|1m|85m|gpt2-124m|all]
+//            [--d-model C --layers L --heads H --context T --vocab V] [--batch B]
+//            [--steps S] [--warmup W] [--peak-gflops P]
 //   bench_lm --dump-oracle DIR [--backend ...] [--shape oracle|tiny|...] [--batch B]
 //
-// A step is what the training loop does: zero_grad, forward_backward, grad norm, AdamW + EWA
-// (one decay). Throughput = B T / (median step time); MFU = flops_per_token() * tokens/s / peak,
-// with flops_per_token = 6 (12 L C^2 + V C) + 12 L T C (model_config.hpp; the attention term
-// counts the full T x T scores, the usual convention, although a causal kernel needs half).
-// Peak default: 989 TFLOP/s, the H100 SXM dense bf16 rate (H200: the same chip rate).
+// Any of --d-model, --layers, --heads, --context, --vocab turns the shape into an explicit one
+// (defaults from --shape). A step is what the training loop does: zero_grad, forward_backward,
+// grad norm, AdamW + EWA (one decay). Throughput = B T / (median step time); GFLOP/s =
+// flops_per_token * tokens/s, with flops_per_token = 6 (12 L C^2 + V C) + 12 L T C
+// (model_config.hpp; the attention term counts the full T x T scores, the usual convention,
+// although a causal kernel needs half).
 //
-// Oracle dump (all little-endian .npy, readable with numpy.load):
-//   model.json        config, optimizer settings, batch, backend, and every tensor's name,
-//                     offset, rows, cols, lr_multiplier, weight_decay in the flat layout
-//   params.npy        float32 (total,)  initial flat parameters (init_parameters, seed 1234)
-//   tokens.npy        int32 (steps, batch, context + 1)  one batch per step; step 0 for grads
-//   loss.npy          float64 (1,)      mean loss of the first forward pass
-//   grads.npy         float32 (total,)  d(mean loss)/d(params) on tokens[0]
-//   step_losses.npy   float64 (steps,)  losses of `steps` training steps from params
-//                                       (clip at norm 1, AdamW as backend.hpp describes)
+// Peak: for the GPU backends 989 TFLOP/s (H100 / H200 SXM dense bf16). For the CPU backends it
+// is computed from the running CPU and printed with its derivation: OpenMP threads x clock (the
+// "cpu MHz" of /proc/cpuinfo) x FLOP per cycle and core of the unit the GEMMs run on: AMX bf16
+// 1024 (16x32 by 32x16 tile product per 16 cycles), AVX512_BF16 128 (two 512-bit vdpbf16ps
+// ports), AVX-512 fp32 64 (two 512-bit FMA ports), AVX2 fp32 32. --peak-gflops overrides it.
+//
 #include "gpu/backend.hpp"
-#include "gpu/cuda_backend.hpp"
+#include "gpu/cuda/cuda_backend.hpp"
+#ifdef CBS_HAVE_ONEDNN
+#include "gpu/cpu/cpu_backend.hpp"
+#endif
 #include "gpu/param_layout.hpp"
 
 #include <algorithm>
@@ -32,9 +35,11 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <omp.h>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace cbs::lm;
@@ -96,7 +101,44 @@ Shape shape(const std::string& name) {
 std::unique_ptr<LmBackend> backend(const std::string& name, const ModelConfig& c,
                                    const std::vector<double>& decays) {
     if (name == "cuda-fp32") return make_cuda_backend(c, decays, CudaPrecision::fp32);
+#ifdef CBS_HAVE_ONEDNN
+    if (name == "cpu-fp32") return std::make_unique<FastCpuBackend>(c, decays, CpuPrecision::fp32);
+#endif
     return make_backend(name, c, decays);
+}
+
+bool is_gpu(const std::string& backend_name) {
+    return backend_name.rfind("cuda", 0) == 0;
+}
+
+// The peak GFLOP/s bench_lm divides by, and how it was derived (see the top of this file).
+std::pair<double, std::string> cpu_peak(LmBackend& b) {
+    double mhz = 0;
+    std::ifstream info("/proc/cpuinfo");
+    for (std::string line; std::getline(info, line);)
+        if (line.rfind("cpu MHz", 0) == 0) {
+            mhz = std::stod(line.substr(line.find(':') + 1));
+            break;
+        }
+    __builtin_cpu_init();
+    double per_cycle = __builtin_cpu_supports("avx512f") ? 64 : 32;
+    std::string unit = per_cycle == 64 ? "AVX-512 fp32" : "AVX2 fp32";
+#ifdef CBS_HAVE_ONEDNN
+    if (auto* fast = dynamic_cast<FastCpuBackend*>(&b);
+        fast != nullptr && fast->operand_type() == cpu::OperandType::bf16) {
+        const bool amx = std::string(cpu::onednn_isa_name()) == "avx512_core_amx";
+        per_cycle = amx ? 1024 : 128;
+        unit = amx ? "AMX bf16" : "AVX512_BF16";
+    }
+#else
+    (void)b;
+#endif
+    const int threads = omp_get_max_threads();
+    const double peak = threads * mhz * 1e-3 * per_cycle;
+    char text[160];
+    std::snprintf(text, sizeof text, "%d threads x %.2f GHz x %.0f FLOP/cycle (%s) = %.0f GFLOP/s",
+                  threads, mhz * 1e-3, per_cycle, unit.c_str(), peak);
+    return {peak, text};
 }
 
 std::vector<std::uint32_t> random_tokens(const ModelConfig& c, std::int64_t batch,
@@ -198,7 +240,7 @@ int dump_oracle(const std::string& dir, const std::string& backend_name, const S
     write_npy(fs::path(dir) / "grads.npy", grads, {layout.total});
     write_npy(fs::path(dir) / "step_losses.npy", losses, {steps});
     std::ofstream js(fs::path(dir) / "model.json");
-    js << "{\n  \"backend\": \"" << b->name() << "\",\n  \"shape\": \"" << sh.name << "\",\n"
+    js << "{\n  \"backend\": \"" << backend_name << "\",\n  \"shape\": \"" << sh.name << "\",\n"
        << "  \"d_model\": " << c.d_model << ", \"layers\": " << c.layers
        << ", \"heads\": " << c.heads << ", \"context\": " << c.context << ", \"vocab\": " << c.vocab
        << ",\n  \"parameterization\": \"" << to_string(c.parameterization)
@@ -219,13 +261,13 @@ int dump_oracle(const std::string& dir, const std::string& backend_name, const S
     }
     js << "  ]\n}\n";
     std::printf("oracle dump (%s, shape %s): loss %.6f, step losses %.4f .. %.4f -> %s\n",
-                b->name().c_str(), sh.name.c_str(), loss, losses.front(), losses.back(),
+                backend_name.c_str(), sh.name.c_str(), loss, losses.front(), losses.back(),
                 dir.c_str());
     return 0;
 }
 
 void bench(const std::string& backend_name, Shape sh, std::int64_t batch, int steps, int warmup,
-           double peak_tflops) {
+           double peak_gflops) {
     if (batch > 0) sh.batch = batch;
     const ModelConfig& c = sh.config;
     auto b = backend(backend_name, c, {0.999});
@@ -243,12 +285,26 @@ void bench(const std::string& backend_name, Shape sh, std::int64_t batch, int st
     const double median = seconds[seconds.size() / 2];
     const double tokens_per_step = static_cast<double>(sh.batch * c.context);
     const double tps = tokens_per_step / median;
-    const double mfu = c.flops_per_token() * tps / (peak_tflops * 1e12);
-    std::printf("%-10s %-10s %6lld %6lld %10.2f %12.0f %9.3e %7.2f%%  (min %.2f ms, max %.2f ms, "
-                "%zu steps)\n",
-                sh.name.c_str(), b->name().c_str(), static_cast<long long>(sh.batch),
-                static_cast<long long>(c.context), median * 1e3, tps, c.flops_per_token(),
-                100.0 * mfu, seconds.front() * 1e3, seconds.back() * 1e3, seconds.size());
+    std::string peak_text = "--peak-gflops";
+    if (peak_gflops <= 0) {
+        if (is_gpu(backend_name)) {
+            peak_gflops = 989e3;
+            peak_text = "H100/H200 dense bf16";
+        } else {
+            std::tie(peak_gflops, peak_text) = cpu_peak(*b);
+        }
+    }
+    const double gflops = c.flops_per_token() * tps * 1e-9;
+#ifdef CBS_HAVE_ONEDNN
+    if (auto* fast = dynamic_cast<FastCpuBackend*>(b.get()))
+        peak_text += "; " + fast->description();
+#endif
+    std::printf("%-14s %-10s %6lld %6lld %10.2f %12.0f %9.3e %9.1f %7.2f%%  (min %.2f ms, max "
+                "%.2f ms, %zu steps; peak: %s)\n",
+                sh.name.c_str(), backend_name.c_str(), static_cast<long long>(sh.batch),
+                static_cast<long long>(c.context), median * 1e3, tps, c.flops_per_token(), gflops,
+                100.0 * gflops / peak_gflops, seconds.front() * 1e3, seconds.back() * 1e3,
+                seconds.size(), peak_text.c_str());
     std::fflush(stdout);
 }
 
@@ -258,7 +314,8 @@ int main(int argc, char** argv) {
     std::string backend_name = "cpu", shape_name = "tiny", dump_dir;
     std::int64_t batch = 0;
     int steps = 10, warmup = 3;
-    double peak = 989.0;
+    double peak = 0; // GFLOP/s; 0: derived from the backend (see the top of this file)
+    std::int64_t dims[5] = {0, 0, 0, 0, 0}; // d_model, layers, heads, context, vocab
     try {
         for (int i = 1; i < argc; ++i) {
             const std::string a = argv[i];
@@ -276,24 +333,55 @@ int main(int argc, char** argv) {
                 steps = std::stoi(value());
             else if (a == "--warmup")
                 warmup = std::stoi(value());
-            else if (a == "--peak-tflops")
+            else if (a == "--peak-gflops")
                 peak = std::stod(value());
+            else if (a == "--d-model")
+                dims[0] = std::stoll(value());
+            else if (a == "--layers")
+                dims[1] = std::stoll(value());
+            else if (a == "--heads")
+                dims[2] = std::stoll(value());
+            else if (a == "--context")
+                dims[3] = std::stoll(value());
+            else if (a == "--vocab")
+                dims[4] = std::stoll(value());
             else if (a == "--dump-oracle")
                 dump_dir = value();
             else if (a == "--help" || a == "-h") {
-                std::printf("usage: bench_lm [--backend cpu|cuda|cuda-fp32] [--shape "
-                            "tiny|1m|oracle|85m|gpt2-124m|all] [--batch B] [--steps 10] "
-                            "[--warmup 3] [--peak-tflops 989] [--dump-oracle DIR]\n");
+                std::printf("usage: bench_lm [--backend cpu|cpu-fp32|reference|cuda|cuda-fp32] "
+                            "[--shape tiny|1m|oracle|85m|gpt2-124m|all] [--d-model C] [--layers "
+                            "L] [--heads H] [--context T] [--vocab V] [--batch B] [--steps 10] "
+                            "[--warmup 3] [--peak-gflops P (default: derived, printed)] "
+                            "[--dump-oracle DIR]\n");
                 return 0;
             } else
                 throw std::invalid_argument("unknown option " + a);
         }
         if (steps < 1 || warmup < 0) throw std::invalid_argument("--steps >= 1, --warmup >= 0");
+        if (batch < 0 || peak < 0) throw std::invalid_argument("--batch and --peak-gflops >= 0");
+        const bool explicit_shape = std::any_of(dims, dims + 5, [](auto d) { return d != 0; });
+        if (explicit_shape) {
+            if (shape_name == "all") throw std::invalid_argument("explicit dims need one --shape");
+            Shape sh = shape(shape_name);
+            std::int64_t* fields[5] = {&sh.config.d_model, &sh.config.layers, &sh.config.heads,
+                                       &sh.config.context, &sh.config.vocab};
+            for (int i = 0; i < 5; ++i)
+                if (dims[i] != 0) *fields[i] = dims[i];
+            sh.config.validate();
+            sh.name = "C" + std::to_string(sh.config.d_model) + "L" +
+                      std::to_string(sh.config.layers) + "H" + std::to_string(sh.config.heads) +
+                      "T" + std::to_string(sh.config.context) + "V" +
+                      std::to_string(sh.config.vocab);
+            std::printf("%-14s %-10s %6s %6s %10s %12s %9s %9s %8s\n", "shape", "backend", "batch",
+                        "ctx", "ms/step", "tokens/s", "flop/tok", "GFLOP/s", "of peak");
+            bench(backend_name, sh, batch, steps, warmup, peak);
+            return 0;
+        }
         if (!dump_dir.empty())
             return dump_oracle(dump_dir, backend_name,
                                shape(shape_name == "tiny" ? "oracle" : shape_name));
-        std::printf("%-10s %-10s %6s %6s %10s %12s %9s %8s\n", "shape", "backend", "batch", "ctx",
-                    "ms/step", "tokens/s", "flop/tok", "MFU");
+        std::printf("%-14s %-10s %6s %6s %10s %12s %9s %9s %8s\n", "shape", "backend", "batch",
+                    "ctx", "ms/step", "tokens/s", "flop/tok", "GFLOP/s", "of peak");
         if (shape_name == "all") {
             for (const char* s : {"85m", "gpt2-124m"})
                 bench(backend_name, shape(s), batch, steps, warmup, peak);

@@ -99,7 +99,8 @@ public:
                             int ewa_index, std::int64_t updates) = 0;
 };
 
-/// Backends compiled into this build ("cpu" always; "cuda" when built with CUDA).
+/// Backends of this build: "cpu" (the fast one; the reference where oneDNN is absent),
+/// "reference" always; "cuda" when built with CUDA.
 std::vector<std::string> available_backends();
 
 /// Creates a backend with zero parameters, moments and EWA buffers. Throws cbs::UserError

@@ -224,7 +224,9 @@ const std::vector<Key>& keys() {
                                &LmOptions::log_every));
         t.push_back(number_key("seed", "seed of the initialisation and the data order (>= 0)",
                                &LmOptions::seed));
-        t.push_back(text_key("backend", "cpu (reference) | cuda", &LmOptions::backend));
+        t.push_back(text_key("backend",
+                             "cpu (fast: oneDNN, bf16 where the CPU has it) | reference | cuda",
+                             &LmOptions::backend));
         return t;
     }();
     return table;
@@ -328,7 +330,8 @@ void LmOptions::validate() const {
         refuse("eval.dense_points", std::to_string(dense_points), "must be in [0, 1e6]");
     if (log_every < 0) refuse("log.every", std::to_string(log_every), "must be >= 0");
     if (seed < 0) refuse("seed", std::to_string(seed), "must be >= 0");
-    if (backend != "cpu" && backend != "cuda") refuse("backend", backend, "must be cpu or cuda");
+    if (backend != "cpu" && backend != "reference" && backend != "cuda")
+        refuse("backend", backend, "must be cpu, reference or cuda");
 }
 
 std::vector<LmKeyInfo> lm_keys() {

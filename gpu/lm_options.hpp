@@ -55,7 +55,7 @@ struct LmOptions {
     std::int64_t dense_points = 10;   ///< eval.dense_points: evaluations in that final part
     std::int64_t log_every = 0;       ///< log.every: tokens/s line on stderr every k steps
     std::int64_t seed = 0;            ///< seed: init and data order
-    std::string backend = "cpu";      ///< backend: cpu | cuda
+    std::string backend = "cpu";      ///< backend: cpu (fast) | reference | cuda
 
     std::int64_t micro_batch_size() const { return micro_batch > 0 ? micro_batch : batch; }
     /// Sequences in the data budget: ceil(tokens / context) (0 without a budget).

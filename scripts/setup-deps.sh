@@ -8,6 +8,7 @@ packages=(
     libeigen3-dev libboost-math-dev libhdf5-dev catch2
     libtomlplusplus-dev libcli11-dev libfmt-dev
     libsentencepiece-dev zlib1g-dev # data/: tokenizers, gzip inputs (cbs prepare-data)
+    libdnnl-dev # gpu/cpu/: the fast CPU LM backend (oneDNN GEMMs); optional, cbs builds without it
     python3 python3-numpy python3-h5py python3-matplotlib # `cbs report` figures (matplotlib)
     libopenmpi-dev openmpi-bin # optional: `mpirun -np K cbs sweep` (CMake finds MPI if present)
 )

@@ -2,7 +2,7 @@
 // which CTest reports as skipped (SKIP_RETURN_CODE 77), so a machine without a GPU stays green
 // and honest. Listing (test discovery at build time) always works.
 #define CATCH_CONFIG_RUNNER
-#include "gpu/cuda_backend.hpp"
+#include "gpu/cuda/cuda_backend.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdio>

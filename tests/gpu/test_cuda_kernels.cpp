@@ -4,13 +4,13 @@
 // >10 margin; bf16 outputs carry one rounding, 2^-8 = 3.9e-3 relative per element, on top.
 #ifdef CBS_HAVE_CUDA
 
-#include "gpu/cuda_kernel_checks.hpp"
-#include "gpu_test_util.hpp"
+#include "gpu/cuda/cuda_kernel_checks.hpp"
+#include "tests/support/backend_compare.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>
 
-using namespace gputest;
+using namespace backend_compare;
 namespace cc = cbs::lm::cuda_checks;
 
 namespace {

@@ -11,8 +11,8 @@
 // eps_32 = 6e-8 per operation over reductions of length <= N*V ~ 100; its per-tensor relative
 // error against fp64 is bounded by 1e-4 (observed ~1e-6, the bound allows sqrt(n)-growth of
 // rounding in the longest reductions with a wide margin).
-#include "gpu/cpu_model.hpp"
 #include "gpu/param_layout.hpp"
+#include "gpu/reference/reference_model.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -67,7 +67,7 @@ void check_gradients(Parameterization p) {
 
     const std::int64_t batch = 2;
     const std::vector<std::uint32_t> tokens = random_tokens(batch, config, 11);
-    CpuTransformer<double> model(config, layout);
+    ReferenceTransformer<double> model(config, layout);
     const double loss = model.forward(params.data(), tokens, batch);
     std::vector<double> grads(params.size(), 0.0);
     model.backward(params.data(), grads.data(), 1.0);
@@ -119,8 +119,8 @@ void check_gradients(Parameterization p) {
     // fp32 backward against fp64 on the same (rounded) parameters.
     std::vector<float> pf(params.begin(), params.end());
     std::vector<double> pd(pf.begin(), pf.end());
-    CpuTransformer<float> model32(config, layout);
-    CpuTransformer<double> model64(config, layout);
+    ReferenceTransformer<float> model32(config, layout);
+    ReferenceTransformer<double> model64(config, layout);
     const double l32 = model32.forward(pf.data(), tokens, batch);
     const double l64 = model64.forward(pd.data(), tokens, batch);
     CHECK(std::abs(l32 - l64) <= 1e-5 * std::abs(l64));
@@ -162,7 +162,7 @@ TEST_CASE("muP at its base width is SP exactly", "[lm]") {
     const std::vector<float> ps = init_parameters(ls, 1), pm = init_parameters(lm, 1);
     CHECK(ps == pm);
     const auto tokens = random_tokens(2, sp, 1);
-    CpuTransformer<float> a(sp, ls), b(mup, lm);
+    ReferenceTransformer<float> a(sp, ls), b(mup, lm);
     CHECK(a.forward(ps.data(), tokens, 2) == b.forward(pm.data(), tokens, 2));
     // And at width multiplier 2 the hidden tensors carry the muP factors.
     const ParamLayout l2 = make_param_layout(tiny_config(Parameterization::mup));

@@ -1,4 +1,4 @@
-#include "gpu/cpu_model.hpp"
+#include "gpu/reference/reference_model.hpp"
 
 #include "theory/check.hpp"
 
@@ -125,7 +125,7 @@ void zeroed(std::vector<T>& v, Index n) {
 } // namespace
 
 template <typename T>
-CpuTransformer<T>::CpuTransformer(const ModelConfig& config, const ParamLayout& layout)
+ReferenceTransformer<T>::ReferenceTransformer(const ModelConfig& config, const ParamLayout& layout)
     : config_(config), layout_(layout) {
     config_.validate();
     const Index t_len = config_.context, half = config_.head_dim() / 2;
@@ -143,7 +143,7 @@ CpuTransformer<T>::CpuTransformer(const ModelConfig& config, const ParamLayout& 
 }
 
 template <typename T>
-void CpuTransformer<T>::resize(std::int64_t batch) {
+void ReferenceTransformer<T>::resize(std::int64_t batch) {
     if (batch == batch_) return;
     batch_ = batch;
     const Index n = batch * config_.context, c = config_.d_model, f = config_.mlp_width();
@@ -175,8 +175,8 @@ void CpuTransformer<T>::resize(std::int64_t batch) {
 }
 
 template <typename T>
-double CpuTransformer<T>::forward(const T* params, std::span<const std::uint32_t> tokens,
-                                  std::int64_t batch, bool /*keep_activations*/) {
+double ReferenceTransformer<T>::forward(const T* params, std::span<const std::uint32_t> tokens,
+                                        std::int64_t batch, bool /*keep_activations*/) {
     const Index t_len = config_.context, c = config_.d_model, f = config_.mlp_width();
     const Index heads = config_.heads, d = config_.head_dim(), v_len = config_.vocab;
     CBS_CHECK(batch >= 1, "batch ", batch);
@@ -288,7 +288,7 @@ double CpuTransformer<T>::forward(const T* params, std::span<const std::uint32_t
 }
 
 template <typename T>
-void CpuTransformer<T>::backward(const T* params, T* grads, double scale_in) {
+void ReferenceTransformer<T>::backward(const T* params, T* grads, double scale_in) {
     const Index t_len = config_.context, c = config_.d_model, f = config_.mlp_width();
     const Index heads = config_.heads, d = config_.head_dim(), v_len = config_.vocab;
     const Index batch = batch_, n = batch * t_len;
@@ -391,7 +391,7 @@ void CpuTransformer<T>::backward(const T* params, T* grads, double scale_in) {
     }
 }
 
-template class CpuTransformer<float>;
-template class CpuTransformer<double>;
+template class ReferenceTransformer<float>;
+template class ReferenceTransformer<double>;
 
 } // namespace cbs::lm

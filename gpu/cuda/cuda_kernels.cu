@@ -9,7 +9,7 @@
 //    (cuBLASLt's GELU epilogue is the tanh form): a custom epilogue or a tanh model change;
 //  - the logits (N, V) round trip through fp32: a fused (chunked) matmul + cross-entropy;
 //  - LayerNorm forward/backward read rows twice; a warp-per-row register version halves that.
-#include "gpu/cuda_kernels.cuh"
+#include "gpu/cuda/cuda_kernels.cuh"
 
 #include <cmath>
 #include <type_traits>

@@ -1,4 +1,4 @@
-// The CUDA backend (backend.hpp's LmBackend on one GPU): the model of cpu_model.hpp computed with
+// The CUDA backend (backend.hpp's LmBackend on one GPU): the model of reference/reference_model.hpp computed with
 // the kernels of cuda_kernels.cuh and cuBLAS GEMMs, the optimizer of optimizer.hpp as one fused
 // pass. State stays on the device; per step only tokens go in and scalars come out.
 //
@@ -7,8 +7,8 @@
 // probabilities, GELU outputs, output gradients) are Act; GEMMs accumulate in fp32 and write
 // fp32; the residual stream, statistics, logits, master weights, gradients, Adam moments and EWA
 // buffers are fp32. Deterministic: no atomics, fixed reduction shapes, one stream.
-#include "gpu/cuda_backend.hpp"
-#include "gpu/cuda_kernels.cuh"
+#include "gpu/cuda/cuda_backend.hpp"
+#include "gpu/cuda/cuda_kernels.cuh"
 #include "theory/check.hpp"
 
 #include <algorithm>
@@ -40,7 +40,7 @@ public:
         }
         if constexpr (!std::is_same_v<Act, float>) weights_.resize(total);
 
-        // RoPE tables exactly as cpu_model.cpp builds them (double, then rounded).
+        // RoPE tables exactly as reference/reference_model.cpp builds them (double, then rounded).
         const Index t_len = config_.context, half = config_.head_dim() / 2;
         std::vector<float> cos_t(static_cast<std::size_t>(t_len * half)), sin_t(cos_t.size());
         for (Index t = 0; t < t_len; ++t)

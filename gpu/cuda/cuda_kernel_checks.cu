@@ -1,6 +1,6 @@
 // Host wrappers of single kernels for tests/gpu (see cuda_kernel_checks.hpp).
-#include "gpu/cuda_kernel_checks.hpp"
-#include "gpu/cuda_kernels.cuh"
+#include "gpu/cuda/cuda_kernel_checks.hpp"
+#include "gpu/cuda/cuda_kernels.cuh"
 
 #include <type_traits>
 

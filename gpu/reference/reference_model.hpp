@@ -17,9 +17,9 @@
 namespace cbs::lm {
 
 template <typename T>
-class CpuTransformer {
+class ReferenceTransformer {
 public:
-    CpuTransformer(const ModelConfig& config, const ParamLayout& layout);
+    ReferenceTransformer(const ModelConfig& config, const ParamLayout& layout);
 
     /// Forward pass on `batch` sequences. tokens: (batch, T + 1) row-major; inputs are columns
     /// [0, T), targets columns [1, T + 1). Every token must be < V (checked). Returns the mean
@@ -62,7 +62,7 @@ private:
     std::vector<T> dprob_;                         // (B, H, T, T)
 };
 
-extern template class CpuTransformer<float>;
-extern template class CpuTransformer<double>;
+extern template class ReferenceTransformer<float>;
+extern template class ReferenceTransformer<double>;
 
 } // namespace cbs::lm

@@ -1,18 +1,18 @@
-// The CPU reference backend: fp32 state on the host, the model of cpu_model.hpp, the optimizer
-// of optimizer.hpp. Slow but exact and available everywhere; every device backend is checked
-// against it.
+// The CPU reference backend ("reference"): fp32 state on the host, the model of
+// reference_model.hpp, the optimizer of optimizer.hpp. Slow but exact and available everywhere;
+// every fast backend (gpu/cpu/, gpu/cuda/) is checked against it.
 #pragma once
 
 #include "gpu/backend.hpp"
-#include "gpu/cpu_model.hpp"
+#include "gpu/reference/reference_model.hpp"
 
 namespace cbs::lm {
 
-class CpuBackend final : public LmBackend {
+class ReferenceBackend final : public LmBackend {
 public:
-    CpuBackend(const ModelConfig& config, const std::vector<double>& ewa_decays);
+    ReferenceBackend(const ModelConfig& config, const std::vector<double>& ewa_decays);
 
-    std::string name() const override { return "cpu"; }
+    std::string name() const override { return "reference"; }
     const ModelConfig& config() const override { return config_; }
     const ParamLayout& layout() const override { return layout_; }
     const std::vector<double>& ewa_decays() const override { return decays_; }
@@ -33,7 +33,7 @@ private:
     ModelConfig config_;
     ParamLayout layout_;
     std::vector<double> decays_;
-    CpuTransformer<float> model_;
+    ReferenceTransformer<float> model_;
     std::vector<float> params_, grads_, m_, v_; // (layout.total) each
     std::vector<std::vector<float>> ewa_;       // one (layout.total) buffer per decay
     std::vector<float> scratch_;                // bias-corrected EWA weights for evaluation

@@ -1,4 +1,4 @@
-#include "gpu/cpu_backend.hpp"
+#include "gpu/reference/reference_backend.hpp"
 
 #include "gpu/optimizer.hpp"
 #include "theory/check.hpp"
@@ -37,7 +37,7 @@ double forward_flops(const ModelConfig& c, std::int64_t batch) {
 
 } // namespace
 
-CpuBackend::CpuBackend(const ModelConfig& config, const std::vector<double>& ewa_decays)
+ReferenceBackend::ReferenceBackend(const ModelConfig& config, const std::vector<double>& ewa_decays)
     : config_(config), layout_(make_param_layout(config)), decays_(ewa_decays),
       model_(config_, layout_) {
     const auto total = static_cast<std::size_t>(layout_.total);
@@ -46,50 +46,50 @@ CpuBackend::CpuBackend(const ModelConfig& config, const std::vector<double>& ewa
     ewa_.assign(decays_.size(), std::vector<float>(total, 0.0f));
 }
 
-std::vector<float>& CpuBackend::buffer(StateRef which) {
+std::vector<float>& ReferenceBackend::buffer(StateRef which) {
     return const_cast<std::vector<float>&>(std::as_const(*this).buffer(which));
 }
 
-const std::vector<float>& CpuBackend::buffer(StateRef which) const {
+const std::vector<float>& ReferenceBackend::buffer(StateRef which) const {
     return select_state(which, params_, grads_, m_, v_, ewa_);
 }
 
-void CpuBackend::set_state(StateRef which, std::span<const float> host) {
+void ReferenceBackend::set_state(StateRef which, std::span<const float> host) {
     std::vector<float>& b = buffer(which);
     CBS_CHECK(host.size() == b.size(), "state size ", host.size(), " != ", b.size());
     std::copy(host.begin(), host.end(), b.begin());
 }
 
-void CpuBackend::get_state(StateRef which, std::span<float> host) const {
+void ReferenceBackend::get_state(StateRef which, std::span<float> host) const {
     const std::vector<float>& b = buffer(which);
     CBS_CHECK(host.size() == b.size(), "state size ", host.size(), " != ", b.size());
     std::copy(b.begin(), b.end(), host.begin());
 }
 
-void CpuBackend::zero_grad() {
+void ReferenceBackend::zero_grad() {
     std::fill(grads_.begin(), grads_.end(), 0.0f);
 }
 
-double CpuBackend::forward_backward(std::span<const std::uint32_t> tokens, std::int64_t batch,
-                                    double grad_scale) {
+double ReferenceBackend::forward_backward(std::span<const std::uint32_t> tokens, std::int64_t batch,
+                                          double grad_scale) {
     const SmallWorkSerial serial(forward_flops(config_, batch));
     const double loss = model_.forward(params_.data(), tokens, batch, true);
     model_.backward(params_.data(), grads_.data(), grad_scale);
     return loss;
 }
 
-double CpuBackend::grad_norm_squared() {
+double ReferenceBackend::grad_norm_squared() {
     return squared_norm(grads_);
 }
 
-void CpuBackend::optimizer_step(const OptimizerStep& step) {
+void ReferenceBackend::optimizer_step(const OptimizerStep& step) {
     adamw_update(layout_, step, params_, grads_, m_, v_);
     for (std::size_t k = 0; k < decays_.size(); ++k)
         ewa_update(decays_[k], ewa_[k], params_);
 }
 
-double CpuBackend::evaluate(std::span<const std::uint32_t> tokens, std::int64_t batch,
-                            int ewa_index, std::int64_t updates) {
+double ReferenceBackend::evaluate(std::span<const std::uint32_t> tokens, std::int64_t batch,
+                                  int ewa_index, std::int64_t updates) {
     const SmallWorkSerial serial(forward_flops(config_, batch));
     if (ewa_index < 0) return model_.forward(params_.data(), tokens, batch, false);
     CBS_CHECK(ewa_index < static_cast<int>(ewa_.size()), "ewa index ", ewa_index);

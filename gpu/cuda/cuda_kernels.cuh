@@ -7,11 +7,11 @@
 // noise would hide). Residual stream, LayerNorm statistics, GEMM outputs, logits, gradients,
 // master weights, Adam moments and EWA buffers are fp32 in both.
 //
-// Notation as in cpu_model.hpp: B sequences of T tokens, N = B*T rows, C = d_model, H heads of
+// Notation as in reference/reference_model.hpp: B sequences of T tokens, N = B*T rows, C = d_model, H heads of
 // D = C/H, F = 4C, V. "rows" layout is (N, ld) row-major; "bhtd" layout is (B, H, T, D).
 #pragma once
 
-#include "gpu/cuda_common.cuh"
+#include "gpu/cuda/cuda_common.cuh"
 
 #include <cstdint>
 
@@ -38,7 +38,7 @@ void gemm(cublasHandle_t h, bool trans_a, bool trans_b, Index m, Index n, Index 
           float beta, void* c, cudaDataType_t ct, Index ldc, Index batch = 1, Index sa = 0,
           Index sb = 0, Index sc = 0);
 
-inline constexpr float kLayerNormEps = 1e-5f; // as cpu_model.cpp
+inline constexpr float kLayerNormEps = 1e-5f; // as reference/reference_model.cpp
 inline constexpr int kGainChunks = 64;        // row chunks of the deterministic gain reduction
 inline constexpr int kNormBlocks = 512;       // fixed grid of the deterministic norm reduction
 inline constexpr int kMaxEwaPerLaunch = 4;

@@ -1,0 +1,93 @@
+#include "gpu/cpu/onednn_gemm.hpp"
+
+#include "theory/check.hpp"
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace cbs::lm::cpu {
+
+namespace {
+
+using dims = dnnl::memory::dims;
+using dt = dnnl::memory::data_type;
+
+dt to_dnnl(OperandType t) {
+    return t == OperandType::bf16 ? dt::bf16 : dt::f32;
+}
+
+unsigned isa_bits() {
+    static const unsigned bits = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    return bits;
+}
+
+} // namespace
+
+bool cpu_has_bf16() {
+    const unsigned bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+    return (isa_bits() & bf16) == bf16;
+}
+
+const char* onednn_isa_name() {
+    const auto isa = static_cast<dnnl::cpu_isa>(isa_bits());
+    switch (isa) {
+    case dnnl::cpu_isa::avx512_core_amx:
+        return "avx512_core_amx";
+    case dnnl::cpu_isa::avx512_core_bf16:
+        return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_vnni:
+        return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core:
+        return "avx512_core";
+    case dnnl::cpu_isa::avx2_vnni:
+        return "avx2_vnni";
+    case dnnl::cpu_isa::avx2:
+        return "avx2";
+    default:
+        return "other";
+    }
+}
+
+struct Gemms::Impl {
+    struct Entry {
+        dnnl::matmul prim;
+        dnnl::memory::desc a, b, c;
+    };
+    dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+    dnnl::stream stream{engine};
+    std::map<GemmShape, Entry> cache;
+
+    Entry& entry(const GemmShape& s) {
+        auto it = cache.find(s);
+        if (it != cache.end()) return it->second;
+        const dt t = to_dnnl(s.type);
+        // Logical A (m, k) and B (k, n); a transposed operand is the same memory read with
+        // swapped strides.
+        const dnnl::memory::desc a({s.m, s.k}, t, s.trans_a ? dims{1, s.lda} : dims{s.lda, 1});
+        const dnnl::memory::desc b({s.k, s.n}, t, s.trans_b ? dims{1, s.ldb} : dims{s.ldb, 1});
+        const dnnl::memory::desc c({s.m, s.n}, dt::f32, dims{s.ldc, 1});
+        dnnl::primitive_attr attr;
+        if (s.alpha != 1.0f) attr.set_output_scales(0, {s.alpha});
+        if (s.accumulate) {
+            dnnl::post_ops ops;
+            ops.append_sum(1.0f);
+            attr.set_post_ops(ops);
+        }
+        const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine);
+        return cache.emplace(s, Entry{dnnl::matmul(pd), a, b, c}).first->second;
+    }
+};
+
+Gemms::Gemms() : impl_(std::make_unique<Impl>()) {}
+Gemms::~Gemms() = default;
+
+void Gemms::run(const GemmShape& s, const void* a, const void* b, float* c) {
+    CBS_CHECK(s.m >= 1 && s.n >= 1 && s.k >= 1, "gemm ", s.m, "x", s.n, "x", s.k);
+    Impl::Entry& e = impl_->entry(s);
+    dnnl::memory ma(e.a, impl_->engine, const_cast<void*>(a));
+    dnnl::memory mb(e.b, impl_->engine, const_cast<void*>(b));
+    dnnl::memory mc(e.c, impl_->engine, c);
+    e.prim.execute(impl_->stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+    impl_->stream.wait();
+}
+
+} // namespace cbs::lm::cpu
