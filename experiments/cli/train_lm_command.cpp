@@ -14,8 +14,9 @@ namespace cbs::exp {
 
 CLI::App* add_train_lm_command(CLI::App& app, TrainLmArgs& args) {
     CLI::App* cmd = app.add_subcommand(
-        "train-lm", "Train one decoder-only language model (CPU reference backend) on token "
-                    "shards and write its validation curves (raw and EWA weights) to HDF5");
+        "train-lm", "Train one decoder-only language model (backend = cpu: the fast CPU "
+                    "backend; reference; cuda) on token shards and write its validation curves "
+                    "(raw and EWA weights) to HDF5");
     cmd->add_option("config", args.config_path, "TOML file with LM configuration keys (optional)");
     cmd->add_option("--set", args.sets, "Override one key: --set key=value (repeatable)")
         ->expected(1)

@@ -208,7 +208,39 @@ void to_operand_array(const float* x, Op* out, Index n) {
         store(out + i, x[i]);
 }
 
-// ---- the model
+// (B*T rows of stride sx, head h in columns [h D, (h + 1) D)) -> out (B, H, T, D) contiguous.
+template <typename Op>
+void to_heads(const float* x, Index sx, Op* out, Index batch, Index t_len, Index heads, Index d) {
+#pragma omp parallel for schedule(static) if (batch * t_len * heads * d > kParallelWork)
+    for (Index r = 0; r < batch * t_len; ++r) {
+        const Index b = r / t_len, t = r % t_len;
+        for (Index h = 0; h < heads; ++h) {
+            const float* src = x + r * sx + h * d;
+            Op* dst = out + ((b * heads + h) * t_len + t) * d;
+#pragma omp simd
+            for (Index i = 0; i < d; ++i)
+                store(dst + i, src[i]);
+        }
+    }
+}
+
+// The inverse of to_heads: in (B, H, T, D) fp32 -> rows of stride sx.
+template <typename Out>
+void from_heads(const float* in, Out* x, Index sx, Index batch, Index t_len, Index heads, Index d) {
+#pragma omp parallel for schedule(static) if (batch * t_len * heads * d > kParallelWork)
+    for (Index r = 0; r < batch * t_len; ++r) {
+        const Index b = r / t_len, t = r % t_len;
+        for (Index h = 0; h < heads; ++h) {
+            const float* src = in + ((b * heads + h) * t_len + t) * d;
+            Out* dst = x + r * sx + h * d;
+#pragma omp simd
+            for (Index i = 0; i < d; ++i)
+                store(dst + i, src[i]);
+        }
+    }
+}
+
+// ---- the model ---------------------------------------------------------------------------
 // -----------------------------------------------------------------------------------
 
 template <typename Op>
@@ -230,6 +262,13 @@ public:
                     static_cast<float>(std::sin(static_cast<double>(t) * freq));
             }
         acts_.resize(static_cast<std::size_t>(config_.layers));
+        assign(causal_bias_, t_len * t_len);
+        assign(causal_keep_, t_len * t_len);
+        for (Index i = 0; i < t_len; ++i)
+            for (Index j = 0; j < t_len; ++j) {
+                causal_bias_[i * t_len + j] = j <= i ? 0.0f : -INFINITY;
+                causal_keep_[i * t_len + j] = j <= i ? 1.0f : 0.0f;
+            }
         // Logit rows per chunk: about 8 MB of fp32 logits at a time.
         head_rows_ = std::max<Index>(16, (Index{1} << 21) / config_.vocab);
     }
@@ -324,32 +363,18 @@ private:
         std::vector<float> qkv;               // (N, 3C) q | k | v before the q/k norms
         std::vector<float> q_hat, k_hat;      // (N, C)
         std::vector<float> q_rstd, k_rstd;    // (N)
-        std::vector<float> q, k;              // (N, C) after gains and RoPE
+        std::vector<Op> qh, kh, vh;           // (B, H, T, D) q, k after gains and RoPE; v
         std::vector<float> probs;             // (B, H, T, T) causal softmax, zero above diagonal
+        std::vector<Op> probs_op;             // the same, as a GEMM operand
         std::vector<Op> att;                  // (N, C) attention output (GEMM operand)
         std::vector<float> ln2_hat, ln2_rstd; // (N, C), (N)
         std::vector<Op> h2;                   // (N, C)
         std::vector<float> fc_pre;            // (N, F) before GELU
         std::vector<Op> fc_act;               // (N, F) after GELU (GEMM operand)
     };
-    struct HeadScratch {
-        std::vector<float> q, k, kt, v, vt, dout, dq, dk, dv, row, row2; // (T, D) / (D, T) / (T)
-    };
 
     void resize(Index batch) {
-        const int threads = omp_get_max_threads();
-        if (batch == batch_ && threads <= static_cast<int>(heads_.size())) return;
         const Index t_len = config_.context, c = config_.d_model, f = config_.mlp_width();
-        const Index d = config_.head_dim();
-        if (threads > static_cast<int>(heads_.size())) {
-            heads_.resize(static_cast<std::size_t>(threads));
-            for (HeadScratch& h : heads_) {
-                for (auto* v : {&h.q, &h.k, &h.kt, &h.v, &h.vt, &h.dout, &h.dq, &h.dk, &h.dv})
-                    assign(*v, t_len * d);
-                assign(h.row, t_len);
-                assign(h.row2, t_len);
-            }
-        }
         if (batch == batch_) return;
         batch_ = batch;
         const Index n = batch * t_len;
@@ -358,8 +383,11 @@ private:
         inputs_.assign(static_cast<std::size_t>(n), 0);
         assign(x_, n * c);
         for (LayerActs& a : acts_) {
-            for (auto* v : {&a.ln1_hat, &a.q_hat, &a.k_hat, &a.q, &a.k, &a.ln2_hat})
+            for (auto* v : {&a.ln1_hat, &a.q_hat, &a.k_hat, &a.ln2_hat})
                 assign(*v, n * c);
+            for (auto* v : {&a.qh, &a.kh, &a.vh})
+                assign(*v, n * c);
+            assign(a.probs_op, att);
             for (auto* v : {&a.ln1_rstd, &a.q_rstd, &a.k_rstd, &a.ln2_rstd})
                 assign(*v, n);
             for (auto* v : {&a.h1, &a.att, &a.h2})
@@ -375,8 +403,11 @@ private:
         assign(logits_, std::min(n, head_rows_) * config_.vocab);
         assign(dlogits_, n * config_.vocab);
         row_loss_.assign(static_cast<std::size_t>(n), 0.0);
-        for (auto* v : {&dx_, &dtmp_, &datt_, &dq_, &dk_})
+        for (auto* v : {&dx_, &dtmp_, &datt_, &dq_, &dk_, &q_, &k_, &heads_f32_})
             assign(*v, n * c);
+        assign(heads_op_, n * c);
+        assign(scores_, att);
+        assign(dscores_op_, att);
         assign(dx_op_, n * c);
         assign(dfc_, n * f);
         assign(dfc_op_, n * f);
@@ -414,136 +445,93 @@ private:
         gemms_.run(shape(n, k, m, true, false, true, alpha), dy, x, dw);
     }
 
+    // batch x (m, n) = alpha op(A) op(B) over contiguous (B H) matrices.
+    void batched(const Op* a, const Op* b, float* c, Index batch, Index m, Index n, Index k,
+                 bool ta, bool tb, float alpha = 1.0f) {
+        GemmShape s = shape(m, n, k, ta, tb, false, alpha);
+        s.batch = batch;
+        s.stride_a = m * k;
+        s.stride_b = k * n;
+        s.stride_c = m * n;
+        gemms_.run(s, a, b, c);
+    }
+
+    // q_, k_ (after RoPE) and v (qkv's third part): per (sequence, head) S = scale Q K^T, the
+    // causal softmax P (kept, fp32 and as an operand), O = P V into the attention output.
     void attention_forward(LayerActs& a, Index batch) {
         const Index t_len = config_.context, c = config_.d_model, heads = config_.heads;
-        const Index d = config_.head_dim();
+        const Index d = config_.head_dim(), bh = batch * heads;
         const float scale = static_cast<float>(config_.attention_scale());
-#pragma omp parallel for schedule(static) if (batch * heads * t_len * t_len * d > kParallelWork)
-        for (Index bh = 0; bh < batch * heads; ++bh) {
-            const Index b = bh / heads, h = bh % heads;
-            HeadScratch& s = heads_[static_cast<std::size_t>(omp_get_thread_num())];
-            for (Index t = 0; t < t_len; ++t) {
-                const Index row = b * t_len + t;
-                for (Index i = 0; i < d; ++i) {
-                    s.q[t * d + i] = a.q[row * c + h * d + i] * scale;
-                    s.kt[i * t_len + t] = a.k[row * c + h * d + i];
-                    s.v[t * d + i] = a.qkv[row * 3 * c + 2 * c + h * d + i];
-                }
-            }
-            float* sc = s.row.data();
-            float* o = s.dout.data(); // one output row
-            for (Index i = 0; i < t_len; ++i) {
-                const Index len = i + 1;
-                std::fill_n(sc, len, 0.0f);
-                for (Index e = 0; e < d; ++e) {
-                    const float qe = s.q[i * d + e];
-                    const float* kr = s.kt.data() + e * t_len;
-#pragma omp simd
-                    for (Index j = 0; j < len; ++j)
-                        sc[j] += qe * kr[j];
-                }
-                float mx = sc[0];
-                for (Index j = 1; j < len; ++j)
-                    mx = std::max(mx, sc[j]);
-                float sum = 0;
+        to_heads(q_.data(), c, a.qh.data(), batch, t_len, heads, d);
+        to_heads(k_.data(), c, a.kh.data(), batch, t_len, heads, d);
+        to_heads(a.qkv.data() + 2 * c, 3 * c, a.vh.data(), batch, t_len, heads, d);
+        batched(a.qh.data(), a.kh.data(), scores_.data(), bh, t_len, t_len, d, false, true, scale);
+        const Index rows = bh * t_len;
+#pragma omp parallel for schedule(static) if (rows * t_len > kParallelWork)
+        for (Index r = 0; r < rows; ++r) {
+            const float* sc = scores_.data() + r * t_len;
+            float* p = a.probs.data() + r * t_len;
+            Op* pop = a.probs_op.data() + r * t_len;
+            // Whole rows with the causal mask from tables (-inf / 0 added, 0 / 1 multiplied):
+            // loops of a fixed length, without branches, vectorise.
+            const float* bias = causal_bias_.data() + (r % t_len) * t_len;
+            const float* keep = causal_keep_.data() + (r % t_len) * t_len;
+            float mx = sc[0];
+#pragma omp simd reduction(max : mx)
+            for (Index j = 0; j < t_len; ++j)
+                mx = std::max(mx, sc[j] + bias[j]);
+            float sum = 0;
 #pragma omp simd reduction(+ : sum)
-                for (Index j = 0; j < len; ++j) {
-                    sc[j] = exp_approx(sc[j] - mx);
-                    sum += sc[j];
-                }
-                const float inv = 1.0f / sum;
-                float* p = a.probs.data() + (bh * t_len + i) * t_len;
+            for (Index j = 0; j < t_len; ++j) {
+                p[j] = exp_approx(sc[j] - mx) * keep[j];
+                sum += p[j];
+            }
+            const float inv = 1.0f / sum;
 #pragma omp simd
-                for (Index j = 0; j < len; ++j)
-                    p[j] = sc[j] * inv;
-                std::fill(p + len, p + t_len, 0.0f);
-                std::fill_n(o, d, 0.0f);
-                for (Index j = 0; j < len; ++j) {
-                    const float pj = p[j];
-                    const float* vr = s.v.data() + j * d;
-#pragma omp simd
-                    for (Index e = 0; e < d; ++e)
-                        o[e] += pj * vr[e];
-                }
-                Op* out = a.att.data() + (b * t_len + i) * c + h * d;
-#pragma omp simd
-                for (Index e = 0; e < d; ++e)
-                    store(out + e, o[e]);
+            for (Index j = 0; j < t_len; ++j) {
+                p[j] *= inv;
+                store(pop + j, p[j]);
             }
         }
+        batched(a.probs_op.data(), a.vh.data(), heads_f32_.data(), bh, t_len, d, t_len, false,
+                false);
+        from_heads(heads_f32_.data(), a.att.data(), c, batch, t_len, heads, d);
     }
 
     // From datt_ (N, C): dV into dqkv_op_'s v columns, d(q, k after RoPE) into dq_, dk_.
     void attention_backward(const LayerActs& a, Index batch) {
         const Index t_len = config_.context, c = config_.d_model, heads = config_.heads;
-        const Index d = config_.head_dim();
+        const Index d = config_.head_dim(), bh = batch * heads;
         const float scale = static_cast<float>(config_.attention_scale());
-#pragma omp parallel for schedule(static) if (batch * heads * t_len * t_len * d > kParallelWork)
-        for (Index bh = 0; bh < batch * heads; ++bh) {
-            const Index b = bh / heads, h = bh % heads;
-            HeadScratch& s = heads_[static_cast<std::size_t>(omp_get_thread_num())];
-            for (Index t = 0; t < t_len; ++t) {
-                const Index row = b * t_len + t;
-                for (Index i = 0; i < d; ++i) {
-                    s.q[t * d + i] = a.q[row * c + h * d + i];
-                    s.k[t * d + i] = a.k[row * c + h * d + i];
-                    s.vt[i * t_len + t] = a.qkv[row * 3 * c + 2 * c + h * d + i];
-                    s.dout[t * d + i] = datt_[static_cast<std::size_t>(row * c + h * d + i)];
-                }
-            }
-            std::fill(s.dq.begin(), s.dq.end(), 0.0f);
-            std::fill(s.dk.begin(), s.dk.end(), 0.0f);
-            std::fill(s.dv.begin(), s.dv.end(), 0.0f);
-            float* dp = s.row.data();
-            for (Index i = 0; i < t_len; ++i) {
-                const Index len = i + 1;
-                const float* p = a.probs.data() + (bh * t_len + i) * t_len;
-                const float* doi = s.dout.data() + i * d;
-                for (Index j = 0; j < len; ++j) {
-                    const float pj = p[j];
-                    float* dvr = s.dv.data() + j * d;
-#pragma omp simd
-                    for (Index e = 0; e < d; ++e)
-                        dvr[e] += pj * doi[e];
-                }
-                std::fill_n(dp, len, 0.0f);
-                for (Index e = 0; e < d; ++e) {
-                    const float de = doi[e];
-                    const float* vr = s.vt.data() + e * t_len;
-#pragma omp simd
-                    for (Index j = 0; j < len; ++j)
-                        dp[j] += de * vr[j];
-                }
-                float dot = 0;
+        to_heads(datt_.data(), c, heads_op_.data(), batch, t_len, heads, d); // dO
+        // dV = P^T dO
+        batched(a.probs_op.data(), heads_op_.data(), heads_f32_.data(), bh, t_len, d, t_len, true,
+                false);
+        from_heads(heads_f32_.data(), dqkv_op_.data() + 2 * c, 3 * c, batch, t_len, heads, d);
+        // dP = dO V^T, then dS = P (dP - rowsum(P dP)) scale.
+        batched(heads_op_.data(), a.vh.data(), scores_.data(), bh, t_len, t_len, d, false, true);
+        const Index rows = bh * t_len;
+#pragma omp parallel for schedule(static) if (rows * t_len > kParallelWork)
+        for (Index r = 0; r < rows; ++r) {
+            const float* dp = scores_.data() + r * t_len;
+            const float* p = a.probs.data() + r * t_len;
+            Op* ds = dscores_op_.data() + r * t_len;
+            // P is zero above the diagonal, so whole rows give the causal dS.
+            float dot = 0;
 #pragma omp simd reduction(+ : dot)
-                for (Index j = 0; j < len; ++j)
-                    dot += p[j] * dp[j];
+            for (Index j = 0; j < t_len; ++j)
+                dot += p[j] * dp[j];
 #pragma omp simd
-                for (Index j = 0; j < len; ++j)
-                    dp[j] = p[j] * (dp[j] - dot) * scale;
-                float* dqi = s.dq.data() + i * d;
-                const float* qi = s.q.data() + i * d;
-                for (Index j = 0; j < len; ++j) {
-                    const float dsj = dp[j];
-                    const float* kr = s.k.data() + j * d;
-                    float* dkr = s.dk.data() + j * d;
-#pragma omp simd
-                    for (Index e = 0; e < d; ++e) {
-                        dqi[e] += dsj * kr[e];
-                        dkr[e] += dsj * qi[e];
-                    }
-                }
-            }
-            for (Index t = 0; t < t_len; ++t) {
-                const Index row = b * t_len + t;
-                Op* dv_out = dqkv_op_.data() + row * 3 * c + 2 * c + h * d;
-                for (Index i = 0; i < d; ++i) {
-                    dq_[static_cast<std::size_t>(row * c + h * d + i)] = s.dq[t * d + i];
-                    dk_[static_cast<std::size_t>(row * c + h * d + i)] = s.dk[t * d + i];
-                    store(dv_out + i, s.dv[t * d + i]);
-                }
-            }
+            for (Index j = 0; j < t_len; ++j)
+                store(ds + j, p[j] * (dp[j] - dot) * scale);
         }
+        // dQ = dS K, dK = dS^T Q.
+        batched(dscores_op_.data(), a.kh.data(), heads_f32_.data(), bh, t_len, d, t_len, false,
+                false);
+        from_heads(heads_f32_.data(), dq_.data(), c, batch, t_len, heads, d);
+        batched(dscores_op_.data(), a.qh.data(), heads_f32_.data(), bh, t_len, d, t_len, true,
+                false);
+        from_heads(heads_f32_.data(), dk_.data(), c, batch, t_len, heads, d);
     }
 
     // The read-out and softmax cross-entropy, chunked over rows so that the fp32 logits stay
@@ -564,7 +552,8 @@ private:
                 float* z = logits_.data() + r * v_len;
                 const std::uint32_t target = targets_[static_cast<std::size_t>(r0 + r)];
                 float mx = z[0];
-                for (Index i = 1; i < v_len; ++i)
+#pragma omp simd reduction(max : mx)
+                for (Index i = 0; i < v_len; ++i)
                     mx = std::max(mx, z[i]);
                 const float zt = z[target];
                 float sum = 0;
@@ -630,11 +619,11 @@ private:
                               a.h1.data(), n, c);
             linear(a.h1.data(), W(bt.qkv), a.qkv.data(), n, 3 * c, c, false);
             layernorm_forward(a.qkv.data(), 3 * c, P(bt.q_norm), a.q_hat.data(), a.q_rstd.data(),
-                              a.q.data(), n, c);
+                              q_.data(), n, c);
             layernorm_forward(a.qkv.data() + c, 3 * c, P(bt.k_norm), a.k_hat.data(),
-                              a.k_rstd.data(), a.k.data(), n, c);
-            rope(a.q.data(), c, n, t_len, heads, d, rope_cos_.data(), rope_sin_.data(), false);
-            rope(a.k.data(), c, n, t_len, heads, d, rope_cos_.data(), rope_sin_.data(), false);
+                              a.k_rstd.data(), k_.data(), n, c);
+            rope(q_.data(), c, n, t_len, heads, d, rope_cos_.data(), rope_sin_.data(), false);
+            rope(k_.data(), c, n, t_len, heads, d, rope_cos_.data(), rope_sin_.data(), false);
             attention_forward(a, batch);
             linear(a.att.data(), W(bt.attn_out), x_.data(), n, c, c, true);
             layernorm_forward(x_.data(), c, P(bt.ln2), a.ln2_hat.data(), a.ln2_rstd.data(),
@@ -731,22 +720,28 @@ private:
     Index batch_ = 0;
     Index head_rows_ = 0;
     std::vector<float> rope_cos_, rope_sin_; // (T, D/2)
+    std::vector<float> causal_bias_;         // (T, T) 0 where j <= i, else -inf
+    std::vector<float> causal_keep_;         // (T, T) 1 where j <= i, else 0
     std::vector<std::uint32_t> targets_, inputs_;
     std::vector<float> x_; // (N, C) residual stream
     std::vector<LayerActs> acts_;
     std::vector<float> lnf_hat_, lnf_rstd_;
-    std::vector<Op> hf_;             // (N, C)
-    std::vector<float> logits_;      // (rows per chunk, V)
-    std::vector<Op> dlogits_;        // (N, V)
-    std::vector<double> row_loss_;   // (N)
-    std::vector<float> dx_, dtmp_;   // (N, C)
-    std::vector<float> datt_;        // (N, C)
-    std::vector<float> dq_, dk_;     // (N, C)
-    std::vector<Op> dx_op_;          // (N, C)
-    std::vector<float> dfc_;         // (N, F)
-    std::vector<Op> dfc_op_;         // (N, F)
-    std::vector<Op> dqkv_op_;        // (N, 3C)
-    std::vector<HeadScratch> heads_; // one per OpenMP thread
+    std::vector<Op> hf_;           // (N, C)
+    std::vector<float> logits_;    // (rows per chunk, V)
+    std::vector<Op> dlogits_;      // (N, V)
+    std::vector<double> row_loss_; // (N)
+    std::vector<float> dx_, dtmp_; // (N, C)
+    std::vector<float> datt_;      // (N, C)
+    std::vector<float> dq_, dk_;   // (N, C)
+    std::vector<float> q_, k_;     // (N, C) q, k after norms and RoPE (forward scratch)
+    std::vector<float> heads_f32_; // (B, H, T, D) attention GEMM outputs
+    std::vector<Op> heads_op_;     // (B, H, T, D) dO as an operand
+    std::vector<float> scores_;    // (B, H, T, T) S, then dP
+    std::vector<Op> dscores_op_;   // (B, H, T, T) dS
+    std::vector<Op> dx_op_;        // (N, C)
+    std::vector<float> dfc_;       // (N, F)
+    std::vector<Op> dfc_op_;       // (N, F)
+    std::vector<Op> dqkv_op_;      // (N, 3C)
 };
 
 } // namespace

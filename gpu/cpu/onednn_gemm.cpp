@@ -48,9 +48,11 @@ const char* onednn_isa_name() {
 }
 
 struct Gemms::Impl {
+    // A primitive and its three memory objects, created once; each call only swaps the data
+    // handles, so a GEMM allocates nothing after its shape's first call.
     struct Entry {
         dnnl::matmul prim;
-        dnnl::memory::desc a, b, c;
+        dnnl::memory a, b, c;
     };
     dnnl::engine engine{dnnl::engine::kind::cpu, 0};
     dnnl::stream stream{engine};
@@ -62,9 +64,20 @@ struct Gemms::Impl {
         const dt t = to_dnnl(s.type);
         // Logical A (m, k) and B (k, n); a transposed operand is the same memory read with
         // swapped strides.
-        const dnnl::memory::desc a({s.m, s.k}, t, s.trans_a ? dims{1, s.lda} : dims{s.lda, 1});
-        const dnnl::memory::desc b({s.k, s.n}, t, s.trans_b ? dims{1, s.ldb} : dims{s.ldb, 1});
-        const dnnl::memory::desc c({s.m, s.n}, dt::f32, dims{s.ldc, 1});
+        dnnl::memory::desc a, b, c;
+        if (s.batch == 1) {
+            a = dnnl::memory::desc({s.m, s.k}, t, s.trans_a ? dims{1, s.lda} : dims{s.lda, 1});
+            b = dnnl::memory::desc({s.k, s.n}, t, s.trans_b ? dims{1, s.ldb} : dims{s.ldb, 1});
+            c = dnnl::memory::desc({s.m, s.n}, dt::f32, dims{s.ldc, 1});
+        } else {
+            a = dnnl::memory::desc({s.batch, s.m, s.k}, t,
+                                   s.trans_a ? dims{s.stride_a, 1, s.lda}
+                                             : dims{s.stride_a, s.lda, 1});
+            b = dnnl::memory::desc({s.batch, s.k, s.n}, t,
+                                   s.trans_b ? dims{s.stride_b, 1, s.ldb}
+                                             : dims{s.stride_b, s.ldb, 1});
+            c = dnnl::memory::desc({s.batch, s.m, s.n}, dt::f32, dims{s.stride_c, s.ldc, 1});
+        }
         dnnl::primitive_attr attr;
         if (s.alpha != 1.0f) attr.set_output_scales(0, {s.alpha});
         if (s.accumulate) {
@@ -73,7 +86,10 @@ struct Gemms::Impl {
             attr.set_post_ops(ops);
         }
         const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine);
-        return cache.emplace(s, Entry{dnnl::matmul(pd), a, b, c}).first->second;
+        return cache
+            .emplace(s, Entry{dnnl::matmul(pd), dnnl::memory(a, engine, nullptr),
+                              dnnl::memory(b, engine, nullptr), dnnl::memory(c, engine, nullptr)})
+            .first->second;
     }
 };
 
@@ -81,12 +97,18 @@ Gemms::Gemms() : impl_(std::make_unique<Impl>()) {}
 Gemms::~Gemms() = default;
 
 void Gemms::run(const GemmShape& s, const void* a, const void* b, float* c) {
-    CBS_CHECK(s.m >= 1 && s.n >= 1 && s.k >= 1, "gemm ", s.m, "x", s.n, "x", s.k);
+    CBS_CHECK(s.m >= 1 && s.n >= 1 && s.k >= 1 && s.batch >= 1, "gemm ", s.batch, " x ", s.m, "x",
+              s.n, "x", s.k);
     Impl::Entry& e = impl_->entry(s);
-    dnnl::memory ma(e.a, impl_->engine, const_cast<void*>(a));
-    dnnl::memory mb(e.b, impl_->engine, const_cast<void*>(b));
-    dnnl::memory mc(e.c, impl_->engine, c);
-    e.prim.execute(impl_->stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+    e.a.set_data_handle(const_cast<void*>(a));
+    e.b.set_data_handle(const_cast<void*>(b));
+    e.c.set_data_handle(c);
+    // The C API takes the arguments as an array: no map is built per call.
+    dnnl_exec_arg_t args[3] = {
+        {DNNL_ARG_SRC, e.a.get()}, {DNNL_ARG_WEIGHTS, e.b.get()}, {DNNL_ARG_DST, e.c.get()}};
+    const dnnl_status_t status = dnnl_primitive_execute(e.prim.get(), impl_->stream.get(), 3, args);
+    CBS_CHECK(status == dnnl_success, "oneDNN matmul failed with status ",
+              static_cast<int>(status));
     impl_->stream.wait();
 }
 

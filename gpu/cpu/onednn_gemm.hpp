@@ -24,7 +24,8 @@ const char* onednn_isa_name();
 
 /// One GEMM's shape: C (m, n) = alpha op(A) (m, k) op(B) (k, n) [+ C when accumulate].
 /// A is (m, k) row-major with leading dimension lda, or (k, m) when trans_a; B likewise (k, n)
-/// or (n, k) when trans_b. C is fp32 row-major with leading dimension ldc.
+/// or (n, k) when trans_b. C is fp32 row-major with leading dimension ldc. With batch > 1, that
+/// many such products, matrix i at element offsets i * stride_a, i * stride_b, i * stride_c.
 struct GemmShape {
     std::int64_t m = 0, n = 0, k = 0;
     bool trans_a = false, trans_b = false;
@@ -32,9 +33,11 @@ struct GemmShape {
     OperandType type = OperandType::f32;
     bool accumulate = false;
     float alpha = 1.0f;
+    std::int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;
 
     auto key() const {
-        return std::tuple(m, n, k, trans_a, trans_b, lda, ldb, ldc, type, accumulate, alpha);
+        return std::tuple(m, n, k, trans_a, trans_b, lda, ldb, ldc, type, accumulate, alpha, batch,
+                          stride_a, stride_b, stride_c);
     }
     bool operator<(const GemmShape& o) const { return key() < o.key(); }
 };
