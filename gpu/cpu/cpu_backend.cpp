@@ -35,9 +35,11 @@ bool fast_cpu_compiled() {
 }
 
 FastCpuBackend::FastCpuBackend(const ModelConfig& config, const std::vector<double>& ewa_decays,
-                               CpuPrecision precision)
+                               CpuPrecision precision, CpuKernels kernels)
     : config_(config), layout_(make_param_layout(config)), decays_(ewa_decays),
-      model_(cpu::make_fast_model(config_, layout_, choose(precision))) {
+      model_(kernels == CpuKernels::baseline
+                 ? cpu::make_fast_model_baseline(config_, layout_, choose(precision))
+                 : cpu::make_fast_model(config_, layout_, choose(precision))) {
     const auto total = static_cast<std::size_t>(layout_.total);
     for (auto* b : {&params_, &grads_, &m_, &v_})
         b->assign(total, 0.0f);

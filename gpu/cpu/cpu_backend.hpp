@@ -18,12 +18,16 @@
 namespace cbs::lm {
 
 enum class CpuPrecision { automatic, bf16, fp32 };
+/// Which compiled variant of the model's loops runs: the best this CPU has (automatic), or the
+/// baseline x86-64 one on any CPU (so tests exercise it on AVX-512 machines too).
+enum class CpuKernels { automatic, baseline };
 
 class FastCpuBackend final : public LmBackend {
 public:
     /// Throws cbs::UserError for CpuPrecision::bf16 on a CPU without native bf16.
     FastCpuBackend(const ModelConfig& config, const std::vector<double>& ewa_decays,
-                   CpuPrecision precision = CpuPrecision::automatic);
+                   CpuPrecision precision = CpuPrecision::automatic,
+                   CpuKernels kernels = CpuKernels::automatic);
 
     std::string name() const override { return "cpu"; }
     const ModelConfig& config() const override { return config_; }

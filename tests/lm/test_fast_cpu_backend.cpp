@@ -68,6 +68,21 @@ TEST_CASE("fast cpu (automatic precision) forward and backward match the referen
     }
 }
 
+TEST_CASE("fast cpu baseline (non-AVX-512) kernels match the reference too", "[lm]") {
+    // The variant a CPU without AVX-512 runs, forced here so that it is tested on every machine.
+    const Factory baseline = [](const ModelConfig& c, const std::vector<double>& decays) {
+        return std::make_unique<FastCpuBackend>(c, decays, CpuPrecision::fp32,
+                                                CpuKernels::baseline);
+    };
+    for (Parameterization p : {Parameterization::sp, Parameterization::mup})
+        compare_forward_backward(odd_config(p), baseline, 1e-5, 2e-4);
+    compare_optimizer(baseline, 1e-8, 5e-7);
+    compare_evaluate(baseline, 1e-5);
+    const ModelConfig c = small_config(Parameterization::sp);
+    CHECK(std::string(FastCpuBackend(c, {}, CpuPrecision::fp32, CpuKernels::baseline).description())
+              .find("baseline kernels") != std::string::npos);
+}
+
 TEST_CASE("bf16 operands really are rounded: bf16 and fp32 results differ", "[lm]") {
     if (!automatic_is_bf16()) {
         WARN("this CPU has no native bf16: nothing to compare");
