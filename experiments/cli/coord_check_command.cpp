@@ -38,7 +38,8 @@ CLI::App* add_coord_check_command(CLI::App& app, CoordCheckArgs& args) {
         ->capture_default_str();
     cmd->add_flag("--json", args.json, "Print the table as JSON on stdout");
     cmd->add_option("--out", args.out_path,
-                    "Write the table to this HDF5 file as /cbs/coord_check (atomically)");
+                    "Write the table to this HDF5 file as /cbs/coord_check (atomically; missing "
+                    "directories are created)");
     cmd->footer(
         "Defaults differ from `cbs simulate` only by simulator = widenet; the learning rate "
         "is `lr` (with net.base_width the width at which all parameterizations agree).");
@@ -71,7 +72,10 @@ int run_coord_check_command(const CoordCheckArgs& args) {
     for (const std::string& p : args.params)
         params.push_back(sim::parse_parameterization("--params", p));
     if (params.empty()) throw UserError("--params: needs at least one parameterization");
-    if (!args.out_path.empty()) check_output_path(args.out_path);
+    if (!args.out_path.empty()) {
+        check_output_path(args.out_path);
+        make_output_directory(args.out_path);
+    }
 
     const auto start = std::chrono::steady_clock::now();
     const std::vector<sim::CoordCheckRow> rows =

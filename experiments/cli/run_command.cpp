@@ -25,12 +25,15 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
     cmd->add_option("--set", args.sets, "Override one key: --set key=value (repeatable)")
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    cmd->add_option("--out", args.out_path, "Study file to write (HDF5, atomically)")
+    cmd->add_option("--out", args.out_path,
+                    "Study file to write (HDF5, atomically); its directory is created if missing, "
+                    "for the default and for any path given")
         ->capture_default_str();
     cmd->add_flag("--json", args.json, "Print the results as JSON on stdout (see docs/json.md)");
     cmd->add_flag("--quiet", args.quiet, "No progress lines on stderr");
     cmd->add_option("--report", args.report_dir,
-                    "Report directory (default: the --out path without .h5, plus -report)");
+                    "Report directory (default: the --out path without .h5, plus -report; missing "
+                    "parent directories are created)");
     cmd->add_flag("--no-report", args.no_report,
                   "Do not write the report (it needs python3-matplotlib; see `cbs report`)");
     cmd->add_flag("--print-default", args.print_default,
@@ -268,6 +271,7 @@ int run_run_command(const RunArgs& args) {
     if (is_lm_study(entries)) return run_lm_run(args, entries);
     const StudySpec spec = parse_study(entries);
     check_output_path(args.out_path);
+    make_output_directory(args.out_path);
 
     const StudyResult result = run_study(spec, [&](const std::string& line) {
         if (!args.quiet) fmt::print(stderr, "cbs run: {}\n", line);

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -30,10 +31,12 @@ fs::path scratch_dir() {
     return dir;
 }
 
-Result run_cbs(const std::string& args) {
+/// Runs `cbs args` with `prefix` before it in the shell command (environment assignments, or
+/// "cd DIR &&" to run it in another working directory).
+Result run_cbs(const std::string& args, const std::string& prefix = "") {
     const fs::path dir = scratch_dir();
-    const std::string cmd = std::string(CBS_TEST_BINARY_DIR) + "/cbs " + args + " >" +
-                            (dir / "out.txt").string() + " 2>" + (dir / "err.txt").string();
+    const std::string cmd = prefix + " " + std::string(CBS_TEST_BINARY_DIR) + "/cbs " + args +
+                            " >" + (dir / "out.txt").string() + " 2>" + (dir / "err.txt").string();
     const int status = std::system(cmd.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out.txt"),
             slurp(dir / "err.txt")};
@@ -52,11 +55,78 @@ TEST_CASE("cbs simulate refuses bad input with exit code 2 and leaves no output"
         CHECK_FALSE(fs::exists(out));
         CHECK_FALSE(fs::exists(out.string() + ".partial"));
     }
-    const Result missing_dir = run_cbs("simulate --out /nonexistent_dir_cbs/x.h5");
-    CHECK(missing_dir.code == 2);
-    CHECK(missing_dir.err.find("/nonexistent_dir_cbs") != std::string::npos);
+    // A file where --out needs a directory (a missing directory is created: see below).
+    const fs::path blocker = scratch_dir() / "a_file";
+    std::ofstream(blocker) << "not a directory";
+    const Result below_file = run_cbs("simulate --out " + (blocker / "sub" / "x.h5").string());
+    CHECK(below_file.code == 2);
+    CHECK(below_file.err.find("'" + blocker.string() + "' is a file, not a directory") !=
+          std::string::npos);
     const Result unknown_option = run_cbs("simulate --bogus");
     CHECK(unknown_option.code == 2);
+}
+
+TEST_CASE("missing output directories are created, for default and explicit --out; refused input "
+          "creates none",
+          "[cli]") {
+    const fs::path fresh = scratch_dir() / "fresh";
+    fs::remove_all(fresh);
+    fs::create_directories(fresh);
+    const std::string in_fresh = "cd " + fresh.string() + " &&";
+
+    // cbs run's default --out (results/study.h5) in a directory without results/.
+    const fs::path study = scratch_dir() / "tiny_study.toml";
+    std::ofstream(study) << "spectrum.a = 2.0\nspectrum.b = 4.0\nquadrature.tol = 1e-3\n"
+                         << "[study]\nfamilies = [\"sgd\"]\nbatches = [1, 4, 16]\n"
+                         << "lr_grid = [0.25, 0.5, 1.0]\nlr_refine = 1\nbootstrap = 10\n"
+                         << "[series.data]\ndata.samples = [500]\n";
+    const Result run = run_cbs("run " + study.string() + " --no-report --quiet", in_fresh);
+    INFO(run.err);
+    REQUIRE(run.code == 0);
+    CHECK(fs::is_regular_file(fresh / "results" / "study.h5"));
+    CHECK(run.out.find("wrote results/study.h5") != std::string::npos);
+
+    // cbs report's default --out (results/report): its parent is created before the figures
+    // script runs (CBS_PYTHON=/bin/true stands in for it: this checks cbs, not matplotlib).
+    fs::remove_all(fresh / "results");
+    const Result report =
+        run_cbs("report " + study.string() + " --quiet", in_fresh + " CBS_PYTHON=/bin/true");
+    CHECK(report.code == 0);
+    CHECK(fs::is_directory(fresh / "results"));
+
+    // An explicit --out several levels below an existing directory: all of them are created.
+    const fs::path deep = fresh / "a" / "b" / "c" / "run.h5";
+    const Result sim = run_cbs("simulate --set steps=200 --out " + deep.string());
+    CHECK(sim.code == 0);
+    CHECK(fs::is_regular_file(deep));
+    for (const char* cmd : {"simulate --set steps=200",
+                            "sweep --set batch=[1,2] --set steps=200 "
+                            "--quiet",
+                            "coord-check --widths 8,16 --steps 1 --set net.input_dim=4 "
+                            "--set lr=0.03"}) {
+        INFO(cmd);
+        const fs::path out = fresh / "per_command" / std::to_string(std::strlen(cmd)) / "o.h5";
+        CHECK(run_cbs(std::string(cmd) + " --out " + out.string()).code == 0);
+        CHECK(fs::is_regular_file(out));
+    }
+
+    // Refused input leaves no directory behind.
+    const fs::path refused = fresh / "refused" / "x.h5";
+    for (const char* bad :
+         {"simulate --set batch=0", "sweep --set batch=[0,1]", "run --set study.batches=[1]"}) {
+        INFO(bad);
+        const Result r = run_cbs(std::string(bad) + " --out " + refused.string());
+        CHECK(r.code == 2);
+        CHECK_FALSE(fs::exists(fresh / "refused"));
+    }
+
+    // --help says so.
+    for (const char* sub : {"run", "simulate", "sweep", "coord-check", "report"}) {
+        INFO(sub);
+        const Result h = run_cbs(std::string(sub) + " --help");
+        CHECK(h.code == 0);
+        CHECK(h.out.find("created") != std::string::npos);
+    }
 }
 
 TEST_CASE("cbs simulate prints a step / risk / EWA risk table and writes HDF5", "[cli]") {
