@@ -60,8 +60,8 @@ TEST_CASE("cbs simulate refuses bad input with exit code 2 and leaves no output"
     std::ofstream(blocker) << "not a directory";
     const Result below_file = run_cbs("simulate --out " + (blocker / "sub" / "x.h5").string());
     CHECK(below_file.code == 2);
-    CHECK(below_file.err.find("'" + blocker.string() + "' is a file, not a directory") !=
-          std::string::npos);
+    CHECK(below_file.err.find(blocker.string()) != std::string::npos);
+    CHECK(below_file.err.find("is a file, not a directory") != std::string::npos);
     const Result unknown_option = run_cbs("simulate --bogus");
     CHECK(unknown_option.code == 2);
 }
