@@ -1,6 +1,7 @@
 // The `cbs` executable end to end: exit codes, one-line errors, no partial output files.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -221,4 +222,54 @@ TEST_CASE("cbs coord-check prints a table, JSON and an HDF5 table of the same ro
         CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
         CHECK_FALSE(fs::exists(out));
     }
+}
+
+TEST_CASE("cbs coord-check: its own stable default lr; diverged widths shown as diverged and left "
+          "out of the summary with a warning naming them",
+          "[cli]") {
+    // Defaults: lr = 0.01, not the simulators' 0.5, under which μP widths 128 and 1024 blow up.
+    const Result d = run_cbs("coord-check --widths 128,1024 --params mup --set net.seeds=1 --json");
+    REQUIRE(d.code == 0);
+    CHECK(d.out.find("\"lr\": 0.01}") != std::string::npos);
+    CHECK(d.out.find("\"diverged\": true") == std::string::npos);
+    CHECK(d.out.find("null") == std::string::npos);
+    CHECK(d.out.find("\"diverged_widths\": []") != std::string::npos);
+    CHECK(d.err.empty());
+
+    // lr = 0.5 (the issue's case): μP width 128 and SP widths 128, 256 blow up within 10 steps.
+    const std::string args = "coord-check --widths 64,128,256 --params mup,sp --set lr=0.5";
+    const Result t = run_cbs(args);
+    REQUIRE(t.code == 0);
+    INFO(t.out);
+    CHECK(t.out.find("mup        128     10    diverged    diverged    diverged\n") !=
+          std::string::npos);
+    CHECK(t.out.find("nan") == std::string::npos);
+    CHECK(t.out.find("inf") == std::string::npos);
+    CHECK(t.out.find("max/min over widths after 10 steps (finite widths only):") !=
+          std::string::npos);
+    CHECK(t.out.find("(widths 64, 256; diverged: 128)\n") != std::string::npos);
+    CHECK(t.out.find("(widths 64; diverged: 128, 256)\n") != std::string::npos);
+    CHECK(t.err == "cbs coord-check: warning: diverged after 10 steps at lr 0.5 (left out of the "
+                   "max/min summary): mup width 128; sp widths 128, 256\n");
+    // The μP summary is over widths 64 and 256: finite ratios >= 1.
+    const auto mup_line = t.out.find("\nmup    h1=");
+    REQUIRE(mup_line != std::string::npos);
+    const double h1 = std::strtod(t.out.c_str() + mup_line + 11, nullptr);
+    CHECK(std::isfinite(h1));
+    CHECK(h1 >= 1.0);
+
+    const Result j = run_cbs(args + " --json");
+    REQUIRE(j.code == 0);
+    CHECK(j.out.find("{\"param\": \"mup\", \"width\": 128, \"step\": 10, \"diverged\": true, "
+                     "\"mean_abs\": [null, null, null]}") != std::string::npos);
+    CHECK(j.out.find("{\"param\": \"mup\", \"width\": 256, \"step\": 10, \"diverged\": false, "
+                     "\"mean_abs\": [") != std::string::npos);
+    const auto summary = j.out.find("\"summary\": [{\"param\": \"mup\", \"max_over_min\": [");
+    REQUIRE(summary != std::string::npos);
+    CHECK(j.out.find("], \"widths\": [64, 256], \"diverged_widths\": [128]}", summary) !=
+          std::string::npos);
+    CHECK(j.out.find("\"widths\": [64], \"diverged_widths\": [128, 256]}", summary) !=
+          std::string::npos);
+    CHECK(j.out.find("null", summary) == std::string::npos); // every width-64 ratio is 1
+    CHECK(j.err == t.err);
 }
