@@ -152,6 +152,31 @@ TEST_CASE("cbs --help and cbs simulate --help list the keys with defaults", "[cl
     CHECK(run_cbs("").code == 2); // a subcommand is required
 }
 
+TEST_CASE("each subcommand's --help lists what that subcommand reads, not the simulation-key "
+          "table",
+          "[cli]") {
+    struct Expect {
+        const char* sub;
+        const char* reads;    ///< something the help must name
+        bool simulation_keys; ///< lists the simulation-key table
+    };
+    for (const Expect& e :
+         {Expect{"measure", "--bootstrap", false}, Expect{"fit", "--forecast", false},
+          Expect{"report", "matplotlib", false}, Expect{"merge", "FILE.journal", false},
+          Expect{"prepare-data", "--tokenizer", false}, Expect{"run", "study.batches", false},
+          Expect{"coord-check", "lr = 0.01", false}, Expect{"train-lm", "model.d_model", false},
+          Expect{"simulate", "ewa.decay", true}, Expect{"sweep", "ewa.decay", true}}) {
+        INFO(e.sub);
+        const Result r = run_cbs(std::string(e.sub) + " --help");
+        CHECK(r.code == 0);
+        CHECK(r.out.find(e.reads) != std::string::npos);
+        const bool table = r.out.find("Configuration keys (TOML file") != std::string::npos;
+        CHECK(table == e.simulation_keys);
+        CHECK((r.out.find("spectrum.a ") != std::string::npos) == e.simulation_keys);
+        CHECK((r.out.find("quadrature.tol") != std::string::npos) == e.simulation_keys);
+    }
+}
+
 TEST_CASE("cbs measure on a CSV reproduces a hand-checkable CBS; cbs fit a hand-checkable slope",
           "[cli]") {
     // f(B) = 100 + 10000/B: B* = b/(5a) + 1.2 B_opt = 20 + 1.2 = 21.2 with B_opt = 1.
