@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
 
@@ -218,6 +219,9 @@ void write_study_report(const RunArgs& args) {
         const std::filesystem::path out(args.out_path);
         dir = (out.parent_path() / (out.stem().string() + "-report")).string();
     }
+    // The summary (stdout, block-buffered when redirected) goes out before the report's line on
+    // stderr, so a combined log (`cbs run > log 2>&1`) does not interleave them mid-line.
+    std::fflush(stdout);
     try {
         write_report({{args.out_path}, dir, args.quiet});
     } catch (const UserError& e) {

@@ -298,3 +298,35 @@ TEST_CASE("cbs coord-check: its own stable default lr; diverged widths shown as 
     CHECK(j.out.find("null", summary) == std::string::npos); // every width-64 ratio is 1
     CHECK(j.err == t.err);
 }
+
+TEST_CASE("cbs run: in a combined log (stdout and stderr to one file) the summary comes whole "
+          "before the report's line",
+          "[cli]") {
+    const fs::path dir = scratch_dir() / "combined_log";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const fs::path study = dir / "tiny_study.toml";
+    std::ofstream(study) << "spectrum.a = 2.0\nspectrum.b = 4.0\nquadrature.tol = 1e-3\n"
+                         << "[study]\nfamilies = [\"sgd\"]\nbatches = [1, 4, 16]\n"
+                         << "lr_grid = [0.25, 0.5, 1.0]\nlr_refine = 1\nbootstrap = 10\n"
+                         << "[series.data]\ndata.samples = [500]\n";
+    // Stands in for the report's Python (CBS_PYTHON): prints its summary line on stderr, as
+    // report.py does, so this checks cbs's ordering without needing matplotlib.
+    const fs::path fake = dir / "fake_python.sh";
+    std::ofstream(fake) << "#!/bin/sh\necho 'cbs report: 0 figures, 0 claims -> fake' >&2\n";
+    fs::permissions(fake, fs::perms::owner_all);
+    const fs::path log = dir / "log.txt";
+    const std::string cmd = "CBS_PYTHON=" + fake.string() + " " + CBS_TEST_BINARY_DIR +
+                            "/cbs run " + study.string() + " --quiet --out " +
+                            (dir / "s.h5").string() + " >" + log.string() + " 2>&1";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    const std::string text = slurp(log);
+    INFO(text);
+    const auto wrote = text.find("\nwrote " + (dir / "s.h5").string() + "\n");
+    const auto report = text.find("cbs report: 0 figures, 0 claims -> fake\n");
+    REQUIRE(wrote != std::string::npos);
+    REQUIRE(report != std::string::npos);
+    CHECK(report > wrote);
+    CHECK(text[report - 1] == '\n'); // at the start of a line
+    CHECK(text.rfind("cbs run: study ", 0) == 0);
+}
