@@ -5,6 +5,7 @@
 #include "experiments/lm_study.hpp"
 #include "experiments/report.hpp"
 #include "experiments/run_output.hpp"
+#include "experiments/run_store.hpp"
 #include "experiments/study.hpp"
 #include "experiments/sweep.hpp"
 #include "theory/check.hpp"
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
+#include <optional>
 
 namespace cbs::exp {
 
@@ -28,7 +30,9 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     cmd->add_option("--out", args.out_path,
                     "Study file to write (HDF5, atomically); its directory is created if missing, "
-                    "for the default and for any path given")
+                    "for the default and for any path given. Resumable: finished cells are kept "
+                    "in FILE.cells.h5 until FILE is written, and rerunning the same command after "
+                    "a kill continues from them")
         ->capture_default_str();
     cmd->add_flag("--json", args.json, "Print the results as JSON on stdout (see docs/json.md)");
     cmd->add_flag("--quiet", args.quiet, "No progress lines on stderr");
@@ -277,9 +281,18 @@ int run_run_command(const RunArgs& args) {
     check_output_path(args.out_path);
     make_output_directory(args.out_path);
 
-    const StudyResult result = run_study(spec, [&](const std::string& line) {
-        if (!args.quiet) fmt::print(stderr, "cbs run: {}\n", line);
-    });
+    // Finished cells go to OUT.cells.h5 as they finish, so a killed study resumes where it
+    // stopped when the same command is run again (study.hpp, "Resuming"); it is deleted once
+    // the study file is written.
+    const std::string cells_path = args.out_path + ".cells.h5";
+    std::optional<RunStore> cells;
+    cells.emplace(cells_path, spec.config_text);
+    const StudyResult result = run_study(
+        spec,
+        [&](const std::string& line) {
+            if (!args.quiet) fmt::print(stderr, "cbs run: {}\n", line);
+        },
+        &*cells);
 
     data::Study study;
     study.meta = make_study_meta(spec.config_text);
@@ -307,6 +320,8 @@ int run_run_command(const RunArgs& args) {
     study.tables["cbs/estimates"] = estimates_table(result);
     study.tables["fits/cbs"] = fits_table(result);
     data::write_study(args.out_path, study);
+    cells.reset();
+    remove_run_store(cells_path);
 
     if (args.json)
         print_json(spec, result);
