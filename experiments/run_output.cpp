@@ -53,12 +53,7 @@ void make_output_directory(const std::string& path) {
                                     ec ? ec.message() : std::string("not a directory")));
 }
 
-std::string cbs_version() {
-    return CBS_VERSION;
-}
-std::string cbs_git_sha() {
-    return CBS_GIT_SHA;
-}
+// cbs_version() and cbs_git_sha() are in the generated build_info.cpp (experiments/CMakeLists.txt).
 
 std::string run_id(const sim::SimOptions& options) {
     std::uint64_t hash = fnv1a(to_toml(options));
