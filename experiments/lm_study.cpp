@@ -1,6 +1,7 @@
 #include "experiments/lm_study.hpp"
 
 #include "experiments/cbs_tables.hpp"
+#include "experiments/run_output.hpp"
 #include "experiments/run_store.hpp"
 #include "experiments/sweep.hpp"
 #include "theory/check.hpp"
@@ -74,6 +75,7 @@ LmStudyResult run_lm_study(const ConfigEntries& entries, const std::string& conf
     LmStudyResult result;
     result.runs = runs.size();
 
+    make_output_directory(out_path);
     RunStore store(out_path, config_text);
     SweepProgress progress;
     progress.enabled = !quiet;

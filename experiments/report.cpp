@@ -117,6 +117,17 @@ void write_report(const ReportOptions& options) {
         throw UserError("cbs report needs Python 3 at " + python +
                         ": install Debian's package python3 (apt-get install python3 "
                         "python3-numpy python3-h5py python3-matplotlib), or set CBS_PYTHON");
+    // A missing parent of the report directory is created, as `--out` of the other commands does
+    // (the report directory itself is made by report.py, atomically).
+    {
+        const fs::path parent = fs::absolute(fs::path(options.out_dir)).parent_path();
+        std::error_code ec;
+        fs::create_directories(parent, ec);
+        if (ec || !fs::is_directory(parent))
+            throw UserError("--out '" + options.out_dir + "': cannot create directory '" +
+                            parent.string() +
+                            "': " + (ec ? ec.message() : std::string("not a directory")));
+    }
 
     ScratchDir scratch;
     const fs::path reference = scratch.path() / "reference";

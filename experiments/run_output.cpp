@@ -7,29 +7,53 @@
 
 #include <filesystem>
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace cbs::exp {
+
+namespace {
+
+/// The deepest existing ancestor of `dir` (itself if it exists); empty if none exists.
+std::filesystem::path deepest_existing(std::filesystem::path dir) {
+    std::error_code ec;
+    while (!dir.empty() && !std::filesystem::exists(dir, ec)) {
+        if (dir == dir.parent_path()) return {};
+        dir = dir.parent_path();
+    }
+    return dir;
+}
+
+} // namespace
 
 void check_output_path(const std::string& path) {
     namespace fs = std::filesystem;
     const fs::path parent = fs::absolute(fs::path(path)).parent_path();
     std::error_code ec;
-    if (fs::exists(parent, ec) && !fs::is_directory(parent, ec))
-        throw UserError(
-            fmt::format("--out '{}': '{}' is a file, not a directory", path, parent.string()));
-    if (!fs::is_directory(parent, ec))
-        throw UserError(
-            fmt::format("--out '{}': directory '{}' does not exist", path, parent.string()));
     if (fs::is_directory(fs::path(path), ec))
         throw UserError(fmt::format("--out '{}': is a directory, must be a file path", path));
+    const fs::path existing = deepest_existing(parent);
+    if (!existing.empty() && !fs::is_directory(existing, ec))
+        throw UserError(
+            fmt::format("--out '{}': '{}' is a file, not a directory", path, existing.string()));
+    // A directory still to be created needs a writable parent (root may write anywhere).
+    if (existing != parent && !existing.empty() && ::access(existing.c_str(), W_OK | X_OK) != 0)
+        throw UserError(fmt::format("--out '{}': cannot create directory '{}': '{}' is not "
+                                    "writable",
+                                    path, parent.string(), existing.string()));
 }
 
-std::string cbs_version() {
-    return CBS_VERSION;
+void make_output_directory(const std::string& path) {
+    namespace fs = std::filesystem;
+    const fs::path parent = fs::absolute(fs::path(path)).parent_path();
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (ec || !fs::is_directory(parent))
+        throw UserError(fmt::format("--out '{}': cannot create directory '{}': {}", path,
+                                    parent.string(),
+                                    ec ? ec.message() : std::string("not a directory")));
 }
-std::string cbs_git_sha() {
-    return CBS_GIT_SHA;
-}
+
+// cbs_version() and cbs_git_sha() are in the generated build_info.cpp (experiments/CMakeLists.txt).
 
 std::string run_id(const sim::SimOptions& options) {
     std::uint64_t hash = fnv1a(to_toml(options));

@@ -21,9 +21,17 @@ data::RunRecord make_run_record(const sim::SimOptions& options, const sim::Curve
 /// Root metadata for a file whose resolved configuration text is `config`.
 data::StudyMeta make_study_meta(const std::string& config);
 
-/// Refuses (cbs::UserError, "--out '<path>': ...") an output path whose directory does not exist
-/// or that names a directory, so commands fail before doing any work.
+/// Refuses (cbs::UserError, "--out '<path>': ...") an output path that names a directory, or
+/// whose missing directories could not be created: a component of its directory is a file, or
+/// the deepest existing directory is not writable. Creates nothing, so commands call it with the
+/// rest of their input validation, before doing any work.
 void check_output_path(const std::string& path);
+
+/// Creates the missing directories of an output path (as `mkdir -p` does); a no-op when they
+/// exist. Commands call it once their input is validated, just before they start writing, so
+/// refused input leaves no directory behind. Throws cbs::UserError("--out '<path>': cannot create
+/// directory '<dir>': <reason>").
+void make_output_directory(const std::string& path);
 
 /// cbs version and the git revision it was configured from.
 std::string cbs_version();

@@ -29,6 +29,7 @@
 
 #include "experiments/run_output.hpp"
 #include "theory/check.hpp"
+#include "theory/fnv1a.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -215,6 +216,33 @@ void RunStore::add(const data::RunRecord& run) {
     upsert(study_.runs, run);
 }
 
+void RunStore::add(const std::vector<data::RunRecord>& runs) {
+    if (runs.empty()) return;
+    const std::shared_lock<std::shared_mutex> journal_guard(journal_lock());
+    const std::string dir = journal_dir(path_);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (!fs::is_directory(dir, ec))
+        throw UserError(
+            fmt::format("study file '{}': cannot create journal directory '{}'", path_, dir));
+    data::Study batch;
+    batch.meta = make_study_meta(config_);
+    for (const data::RunRecord& run : runs) // an id given twice: the last wins, as with add()
+        upsert(batch.runs, run);
+    // Named after the first id and a hash of all of them: two batches share a file name only if
+    // they hold the same runs. Not a plain id, so checkpoint() reads the file instead of assuming
+    // that the run of that id stands for its whole content.
+    std::uint64_t ids_hash = kFnv1aBasis;
+    for (const data::RunRecord& run : batch.runs)
+        ids_hash = fnv1a(run.id + "\n", ids_hash);
+    const std::string name = fmt::format("{}+{:016x}.h5", batch.runs.front().id, ids_hash);
+    data::write_study((fs::path(dir) / name).string(), batch);
+    sync_directory(dir);
+    const std::lock_guard<std::mutex> guard(mutex_);
+    for (const data::RunRecord& run : batch.runs)
+        upsert(study_.runs, run);
+}
+
 void RunStore::set_table(const std::string& name, const data::Table& table) {
     check_table_name(name);
     const std::lock_guard<std::mutex> guard(mutex_);
@@ -265,6 +293,12 @@ void RunStore::checkpoint() {
             fs::remove(p, time_ec);
     }
     fs::remove(dir, ec); // only succeeds when empty (another process may still be adding)
+}
+
+void remove_run_store(const std::string& path) noexcept {
+    std::error_code ec;
+    fs::remove(path, ec);
+    fs::remove_all(journal_dir(path), ec);
 }
 
 } // namespace cbs::exp

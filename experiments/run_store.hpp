@@ -39,6 +39,13 @@ public:
     /// returns). Adding an id that already exists replaces it.
     void add(const data::RunRecord& run);
 
+    /// Thread-safe: records several finished runs durably in one journal file (one write and
+    /// one fsync for all of them, named "<first id>+<hash of the ids>.h5"), for callers that
+    /// finish many small runs a second. An id given twice in `runs`: the last wins. An id
+    /// already stored may come again only with the same content (a reopened store reads journal
+    /// files in name order, not in the order they were written). No-op if empty.
+    void add(const std::vector<data::RunRecord>& runs);
+
     /// Sets a table (e.g. "cbs/estimates"); written at the next checkpoint.
     void set_table(const std::string& name, const data::Table& table);
 
@@ -52,5 +59,10 @@ private:
     mutable std::mutex mutex_;
     data::Study study_; ///< everything known, runs sorted by id at checkpoint
 };
+
+/// Deletes the store at PATH: the file and its journal directory (what exists of them). For stores
+/// that only serve to resume a computation, once its result is safely elsewhere (`cbs run`'s
+/// OUT.cells.h5). Best effort: never throws.
+void remove_run_store(const std::string& path) noexcept;
 
 } // namespace cbs::exp

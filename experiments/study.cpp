@@ -1,18 +1,26 @@
 #include "experiments/study.hpp"
 
+#include "experiments/run_output.hpp"
+#include "experiments/run_store.hpp"
 #include "experiments/sim_config.hpp"
 #include "experiments/sweep.hpp"
 #include "theory/check.hpp"
+#include "theory/fnv1a.hpp"
 #include "theory/rates.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
 #include <fmt/format.h>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <thread>
 
 namespace cbs::exp {
 
@@ -155,6 +163,154 @@ sim::SimOptions cell_options(const sim::SimOptions& base, const Cell& c, double 
     o.record_every = 0;
     return o;
 }
+
+/// The store id of one phase of a cell: a hash of everything its result depends on (study.hpp,
+/// "Resuming"). `probe` is the cell's options as that phase runs them, at log lr 0; numbers the
+/// options' TOML might round are added as hexadecimal floats, which are exact.
+std::string cell_id(int phase, const sim::SimOptions& probe, const Cell& c, const StudySpec& spec) {
+    std::string key = fmt::format("cbs run cell 1\nphase {}\noptions {}\nbatch {}\nmomentum {:a}\n"
+                                  "tau {:a}\nhorizon {:a}\ntarget {:a}\nrecord {}\nlr_refine {}\n"
+                                  "lr_grid",
+                                  phase, run_id(probe), c.batch, c.momentum, c.tau, probe.horizon,
+                                  probe.target_risk, probe.record_points, spec.lr_refine);
+    for (double lr : spec.lr_grid)
+        key += fmt::format(" {:a}", lr);
+    return fmt::format("c{:016x}", fnv1a(key));
+}
+
+/// One finished phase of a cell as a store record (attributes only, no curves).
+data::RunRecord cell_record(const std::string& id, int phase, const Tuned& t, std::int64_t runs,
+                            const GroupResult& g, const Cell& c) {
+    data::RunRecord r;
+    r.id = id;
+    r.attrs["cell.phase"] = std::int64_t{phase};
+    r.attrs["cell.log_lr"] = t.log_lr;
+    r.attrs["cell.value"] = t.value;
+    r.attrs["cell.runs"] = runs;
+    r.attrs["study.series"] = g.series;
+    r.attrs["study.group"] = g.label;
+    r.attrs["study.family"] = std::string(to_string(g.family));
+    r.attrs["batch"] = c.batch;
+    r.attrs["momentum"] = c.momentum;
+    r.attrs["ewa.decay"] = c.tau;
+    return r;
+}
+
+/// A stored phase of a cell: the tuned point and the simulations it took. Nothing for a record
+/// that lacks the attributes (written by something else): the cell is then simulated again.
+std::optional<std::pair<Tuned, std::int64_t>> stored_cell(const RunStore* store,
+                                                          const std::string& id) {
+    if (store == nullptr) return std::nullopt;
+    const std::optional<data::RunRecord> r = store->find(id);
+    if (!r) return std::nullopt;
+    const auto number = [&](const char* name) -> const double* {
+        const auto it = r->attrs.find(name);
+        return it == r->attrs.end() ? nullptr : std::get_if<double>(&it->second);
+    };
+    const auto runs_it = r->attrs.find("cell.runs");
+    const double* log_lr = number("cell.log_lr");
+    const double* value = number("cell.value");
+    if (log_lr == nullptr || value == nullptr || runs_it == r->attrs.end()) return std::nullopt;
+    const auto* runs = std::get_if<std::int64_t>(&runs_it->second);
+    if (runs == nullptr) return std::nullopt;
+    return std::pair{Tuned{*log_lr, *value}, *runs};
+}
+
+/// Writes finished cells to the store from a thread of its own, so the compute threads never wait
+/// for a disk sync: each round takes every cell queued since the last one and adds them as one
+/// journal file (RunStore::add of a batch: one fsync), and folds the journal into the store file
+/// every 30 s. A kill loses the cells being computed and those queued but not yet written
+/// (milliseconds' worth). The first failure to write stops the writer; failed() tells the compute
+/// loops to stop starting cells, and drain() rethrows it.
+class CellWriter {
+public:
+    explicit CellWriter(RunStore* store) : store_(store) {
+        if (store_ != nullptr) thread_ = std::thread([this] { loop(); });
+    }
+    ~CellWriter() {
+        {
+            const std::lock_guard<std::mutex> guard(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+    CellWriter(const CellWriter&) = delete;
+    CellWriter& operator=(const CellWriter&) = delete;
+
+    void push(data::RunRecord record) {
+        if (store_ == nullptr) return;
+        {
+            const std::lock_guard<std::mutex> guard(mutex_);
+            queue_.push_back(std::move(record));
+        }
+        wake_.notify_all();
+    }
+
+    bool failed() const { return failed_; }
+
+    /// Waits until every pushed cell is written, checkpoints the store, and rethrows the first
+    /// failure (if any).
+    void drain() {
+        if (store_ == nullptr) return;
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.notify_all();
+        idle_.wait(lock, [&] { return (queue_.empty() && !writing_) || failure_; });
+        if (!failure_) {
+            try {
+                store_->checkpoint();
+                last_checkpoint_ = std::chrono::steady_clock::now();
+            } catch (...) {
+                failure_ = std::current_exception();
+                failed_ = true;
+            }
+        }
+        if (failure_) std::rethrow_exception(failure_);
+    }
+
+private:
+    void loop() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (true) {
+            wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+            if (queue_.empty() && stop_) return;
+            std::vector<data::RunRecord> batch;
+            batch.swap(queue_);
+            writing_ = true;
+            lock.unlock();
+            std::exception_ptr failure;
+            try {
+                store_->add(batch);
+                const auto now = std::chrono::steady_clock::now();
+                if (now - last_checkpoint_ > std::chrono::seconds(30)) {
+                    store_->checkpoint();
+                    last_checkpoint_ = now;
+                }
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            lock.lock();
+            writing_ = false;
+            if (failure && !failure_) {
+                failure_ = failure;
+                failed_ = true;
+            }
+            idle_.notify_all();
+            if (failure_) return; // nothing more is written
+        }
+    }
+
+    RunStore* store_ = nullptr;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::condition_variable wake_, idle_;
+    std::vector<data::RunRecord> queue_;
+    bool writing_ = false;
+    bool stop_ = false;
+    std::atomic<bool> failed_{false};
+    std::exception_ptr failure_;
+    std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();
+};
 
 /// Recorded points of a phase-2 run. The recursion tracks the target online at every step, so
 /// it needs none; wide networks find the crossing between recorded steps, so they record densely.
@@ -300,7 +456,8 @@ StudySpec parse_study(const ConfigEntries& entries) {
 }
 
 StudyResult run_study(const StudySpec& spec,
-                      const std::function<void(const std::string&)>& progress) {
+                      const std::function<void(const std::string&)>& progress,
+                      RunStore* cells_store) {
     const auto start = std::chrono::steady_clock::now();
     StudyResult result;
     // Flat list of (series, group, family).
@@ -360,26 +517,52 @@ StudyResult run_study(const StudySpec& spec,
         report(phase);
     };
 
+    // The store (if any), written by its own thread; its first failure stops both phases after
+    // the cells in flight and is rethrown at the end of the phase.
+    CellWriter writer(cells_store);
+    std::atomic<std::size_t> reused{0};
+    auto end_phase = [&](const char* phase) {
+        report(phase);
+        if (reused > 0)
+            progress(fmt::format("{}: {} of {} cells taken from {} (stored by an earlier run)",
+                                 phase, reused.load(), cells.size(), cells_store->path()));
+        writer.drain();
+    };
+
     // Phase 1: best EWA risk after n samples, per cell (lr tuned).
 #pragma omp parallel for schedule(dynamic)
     for (std::size_t i = 0; i < cells.size(); ++i) {
+        if (writer.failed()) continue;
         Cell& c = cells[i];
-        const sim::SimOptions& base = result.groups[c.group].options;
-        c.phase1 = tune_log_lr(log_grid, spec.lr_refine, [&](double log_lr) {
-            sim::SimOptions o = cell_options(base, c, log_lr);
+        const GroupResult& g = result.groups[c.group];
+        const auto phase1_options = [&](double log_lr) {
+            sim::SimOptions o = cell_options(g.options, c, log_lr);
             o.horizon = 1.0;
             o.target_risk = 0.0;
-            ++c.runs;
-            const sim::Curve curve = simulate_any(o);
-            return curve.diverged || curve.step.empty() || curve.step.back() != o.budget_steps()
-                       ? kInf
-                       : curve.risk_ewa.back();
-        });
+            return o;
+        };
+        const std::string id = cells_store ? cell_id(1, phase1_options(0.0), c, spec) : "";
+        if (const auto stored = stored_cell(cells_store, id)) {
+            c.phase1 = stored->first;
+            c.runs += stored->second;
+            ++reused;
+        } else {
+            const std::int64_t runs_before = c.runs;
+            c.phase1 = tune_log_lr(log_grid, spec.lr_refine, [&](double log_lr) {
+                const sim::SimOptions o = phase1_options(log_lr);
+                ++c.runs;
+                const sim::Curve curve = simulate_any(o);
+                return curve.diverged || curve.step.empty() || curve.step.back() != o.budget_steps()
+                           ? kInf
+                           : curve.risk_ewa.back();
+            });
+            if (cells_store) writer.push(cell_record(id, 1, c.phase1, c.runs - runs_before, g, c));
+        }
         ++done;
 #pragma omp critical(study_progress)
         maybe_report("phase 1 (risk at the data budget)");
     }
-    report("phase 1 (risk at the data budget)");
+    end_phase("phase 1 (risk at the data budget)");
 
     // Targets per (group, family).
     for (std::size_t gi = 0; gi < result.groups.size(); ++gi) {
@@ -394,25 +577,41 @@ StudyResult run_study(const StudySpec& spec,
 
     // Phase 2: fewest steps to the target, per cell (lr tuned again).
     done = 0;
+    reused = 0;
 #pragma omp parallel for schedule(dynamic)
     for (std::size_t i = 0; i < cells.size(); ++i) {
+        if (writer.failed()) continue;
         Cell& c = cells[i];
         const GroupResult& g = result.groups[c.group];
         if (std::isfinite(g.target)) {
-            c.phase2 = tune_log_lr(log_grid, spec.lr_refine, [&](double log_lr) {
+            const auto phase2_options = [&](double log_lr) {
                 sim::SimOptions o = cell_options(g.options, c, log_lr);
                 o.horizon = spec.horizon;
                 o.target_risk = g.target;
                 o.record_points = phase2_record_points(o);
-                ++c.runs;
-                const sim::Curve curve = simulate_any(o);
-                if (curve.target_step > 0) return curve.target_step_interp;
-                if (curve.diverged || curve.risk_ewa.empty()) return kInf;
-                // Not reached: a penalty above the step cap that still ranks runs by how close
-                // they came, so the search moves towards better learning rates.
-                return static_cast<double>(o.total_steps()) *
-                       (1.0 + std::log(curve.risk_ewa.back() / g.target));
-            });
+                return o;
+            };
+            const std::string id = cells_store ? cell_id(2, phase2_options(0.0), c, spec) : "";
+            if (const auto stored = stored_cell(cells_store, id)) {
+                c.phase2 = stored->first;
+                c.runs += stored->second;
+                ++reused;
+            } else {
+                const std::int64_t runs_before = c.runs;
+                c.phase2 = tune_log_lr(log_grid, spec.lr_refine, [&](double log_lr) {
+                    const sim::SimOptions o = phase2_options(log_lr);
+                    ++c.runs;
+                    const sim::Curve curve = simulate_any(o);
+                    if (curve.target_step > 0) return curve.target_step_interp;
+                    if (curve.diverged || curve.risk_ewa.empty()) return kInf;
+                    // Not reached: a penalty above the step cap that still ranks runs by how
+                    // close they came, so the search moves towards better learning rates.
+                    return static_cast<double>(o.total_steps()) *
+                           (1.0 + std::log(curve.risk_ewa.back() / g.target));
+                });
+                if (cells_store)
+                    writer.push(cell_record(id, 2, c.phase2, c.runs - runs_before, g, c));
+            }
             // Reached within the horizon iff the objective is a real step count.
             sim::SimOptions o = cell_options(g.options, c, c.phase2.log_lr);
             o.horizon = spec.horizon;
@@ -423,7 +622,7 @@ StudyResult run_study(const StudySpec& spec,
 #pragma omp critical(study_progress)
         maybe_report("phase 2 (steps to the target)");
     }
-    report("phase 2 (steps to the target)");
+    end_phase("phase 2 (steps to the target)");
 
     // Winners per batch size, CBS estimates per group.
     for (std::size_t gi = 0; gi < result.groups.size(); ++gi) {

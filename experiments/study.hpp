@@ -33,6 +33,15 @@
 // phase-2 runs record 40 log-spaced steps and the target crossing is interpolated between them,
 // see simulators/widenet.hpp). A series sweeping net.width at fixed n is fitted as CBS vs width
 // (variable "net.width", predicted exponent 0 under μP).
+//
+// Resuming (`cbs run` passes a RunStore, OUT.cells.h5): each finished cell — one phase of one
+// (group, family, batch size, momentum, tau) point, i.e. its tuned log learning rate, objective
+// value and number of simulations — is stored as it finishes, as a run record without curves
+// whose id hashes everything the cell's result depends on (phase, the group's resolved options,
+// batch, momentum, tau, lr grid, refinement, horizon and, in phase 2, the target). A cell found
+// in the store is taken from it instead of being simulated again. Cells are deterministic, so a
+// study killed at any point and rerun ends with the same results, bit for bit, as one that was
+// never interrupted; only the cells in flight are lost.
 #pragma once
 
 #include "experiments/cbs_estimators.hpp"
@@ -123,8 +132,14 @@ struct StudyResult {
     double seconds = 0;
 };
 
+class RunStore;
+
 /// Runs the study (OpenMP over the cells of every group). `progress` receives lines for stderr.
+/// With `cells`, finished cells are stored there (durably, as they finish) and cells already
+/// stored are reused (see "Resuming" above); a failure to write the store stops the study after
+/// the cells in flight and is rethrown (cbs::UserError naming the file).
 StudyResult run_study(const StudySpec& spec,
-                      const std::function<void(const std::string&)>& progress);
+                      const std::function<void(const std::string&)>& progress,
+                      RunStore* cells = nullptr);
 
 } // namespace cbs::exp

@@ -6,9 +6,11 @@
 # <file>). New interesting inputs collect in build-fuzz/corpus/<target>/, never in the seeds.
 # Usage: scripts/fuzz.sh [seconds-per-target (default 60; 0 = build only)] [target ...].
 # CBS_JOBS: build jobs (default: all cores). CBS_FUZZ_SEED: libFuzzer's -seed (default 0: random).
+# Compiles through ccache when it is installed (scripts/ccache.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+source scripts/ccache.sh
 seconds=${1:-60}
 shift || true
 targets=("$@")
@@ -23,7 +25,7 @@ if command -v ninja >/dev/null 2>&1 && [ ! -f build-fuzz/CMakeCache.txt ]; then 
 # Release. CBS_FUZZ adds coverage instrumentation, AddressSanitizer and UBSan to every library.
 cmake -S . -B build-fuzz "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O1 -DNDEBUG" \
-    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCBS_FUZZ=ON >/dev/null
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCBS_FUZZ=ON "${launcher[@]}" >/dev/null
 cmake --build build-fuzz --parallel "$jobs" --target "${targets[@]}"
 if [ "$seconds" = 0 ]; then exit 0; fi # build only
 

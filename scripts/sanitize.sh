@@ -2,9 +2,11 @@
 # Builds the CPU test suite with AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer)
 # in ./build-asan and runs it with CTest; any sanitizer report fails the test that triggered it.
 # Usage: scripts/sanitize.sh [extra ctest arguments]. CBS_JOBS sets build/test parallelism.
+# Compiles through ccache when it is installed (scripts/ccache.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+source scripts/ccache.sh
 jobs=${CBS_JOBS:-$(nproc)}
 generator=()
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
@@ -14,7 +16,7 @@ if [ -f build-asan/CMakeCache.txt ]; then generator=(); fi # keep the generator 
 # Release, so the code under test is the code users run. CBS_SANITIZE adds -g1 and frame pointers.
 cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O1 -DNDEBUG" \
-    -DCBS_SANITIZE=address,undefined >/dev/null
+    -DCBS_SANITIZE=address,undefined "${launcher[@]}" >/dev/null
 cmake --build build-asan --parallel "$jobs"
 
 # halt_on_error / abort_on_error: the first report ends the process with a failure, so CTest

@@ -5,6 +5,7 @@
 set -euo pipefail
 packages=(
     build-essential cmake ninja-build pkg-config git
+    ccache # compiler cache: rebuilds (CI, fresh build directories) reuse unchanged objects
     libeigen3-dev libboost-math-dev libhdf5-dev catch2
     libtomlplusplus-dev libcli11-dev libfmt-dev
     libsentencepiece-dev zlib1g-dev # data/: tokenizers, gzip inputs (cbs prepare-data)

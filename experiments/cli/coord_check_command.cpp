@@ -14,7 +14,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace cbs::exp {
 
@@ -38,15 +40,24 @@ CLI::App* add_coord_check_command(CLI::App& app, CoordCheckArgs& args) {
         ->capture_default_str();
     cmd->add_flag("--json", args.json, "Print the table as JSON on stdout");
     cmd->add_option("--out", args.out_path,
-                    "Write the table to this HDF5 file as /cbs/coord_check (atomically)");
-    cmd->footer(
-        "Defaults differ from `cbs simulate` only by simulator = widenet; the learning rate "
-        "is `lr` (with net.base_width the width at which all parameterizations agree).");
+                    "Write the table to this HDF5 file as /cbs/coord_check (atomically; missing "
+                    "directories are created)");
+    cmd->footer(fmt::format(
+        "Keys: the simulation keys of `cbs simulate --help` that widenet reads (net.*, lr, "
+        "batch, optimizer, spectrum.*, ...). Defaults are those of `cbs simulate` except "
+        "simulator = widenet and lr = {} (the simulators' 0.5 blows up μP networks of some "
+        "widths within 10 steps); net.base_width is the width at which all parameterizations "
+        "agree.\n"
+        "A width whose network blows up (a non-finite mean |activation|) is shown as "
+        "`diverged` (JSON: \"diverged\": true, values null; HDF5: NaN) and left out of the "
+        "max/min summary, with a warning on stderr naming it.",
+        kCoordCheckDefaultLr));
     return cmd;
 }
 
 int run_coord_check_command(const CoordCheckArgs& args) {
-    ConfigEntries entries{{"simulator", "widenet", "coord-check"}};
+    ConfigEntries entries{{"simulator", "widenet", "coord-check"},
+                          {"lr", kCoordCheckDefaultLr, "coord-check default"}};
     if (!args.config_path.empty()) {
         const ConfigEntries file = load_toml_file(args.config_path);
         entries.insert(entries.end(), file.begin(), file.end());
@@ -71,7 +82,10 @@ int run_coord_check_command(const CoordCheckArgs& args) {
     for (const std::string& p : args.params)
         params.push_back(sim::parse_parameterization("--params", p));
     if (params.empty()) throw UserError("--params: needs at least one parameterization");
-    if (!args.out_path.empty()) check_output_path(args.out_path);
+    if (!args.out_path.empty()) {
+        check_output_path(args.out_path);
+        make_output_directory(args.out_path);
+    }
 
     const auto start = std::chrono::steady_clock::now();
     const std::vector<sim::CoordCheckRow> rows =
@@ -80,16 +94,45 @@ int run_coord_check_command(const CoordCheckArgs& args) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const std::vector<std::string> layers = sim::coord_check_layers(options.net.depth);
 
-    // Per parameterization and layer: max / min over widths of the scale after k steps.
-    auto spread = [&](sim::Parameterization p, std::size_t l) {
-        double lo = INFINITY, hi = 0.0;
+    // Per parameterization and layer: max / min over the widths whose value after k steps is
+    // finite; widths with a non-finite value in any layer diverged and are named in a warning.
+    const auto finite_row = [](const sim::CoordCheckRow& r) {
+        return std::all_of(r.mean_abs.begin(), r.mean_abs.end(),
+                           [](double v) { return std::isfinite(v); });
+    };
+    struct Summary {
+        std::vector<double> spread;         ///< per layer; NaN if no width is finite
+        std::vector<std::int64_t> finite;   ///< widths whose every layer is finite
+        std::vector<std::int64_t> diverged; ///< the others
+    };
+    std::vector<Summary> summaries;
+    for (sim::Parameterization p : params) {
+        Summary s;
+        for (std::size_t l = 0; l < layers.size(); ++l) {
+            double lo = INFINITY, hi = 0.0;
+            for (const auto& r : rows)
+                if (r.param == p && r.step == args.steps && std::isfinite(r.mean_abs[l])) {
+                    lo = std::min(lo, r.mean_abs[l]);
+                    hi = std::max(hi, r.mean_abs[l]);
+                }
+            s.spread.push_back(std::isfinite(lo) ? hi / lo : NAN);
+        }
         for (const auto& r : rows)
-            if (r.param == p && r.step == args.steps) {
-                lo = std::min(lo, r.mean_abs[l]);
-                hi = std::max(hi, r.mean_abs[l]);
-                if (!std::isfinite(r.mean_abs[l])) hi = INFINITY;
-            }
-        return hi / lo;
+            if (r.param == p && r.step == args.steps)
+                (finite_row(r) ? s.finite : s.diverged).push_back(r.width);
+        summaries.push_back(std::move(s));
+    }
+    const auto width_list = [](const std::vector<std::int64_t>& widths) {
+        return fmt::format("{}", fmt::join(widths, ", "));
+    };
+    std::string diverged_text;
+    for (std::size_t i = 0; i < params.size(); ++i)
+        if (!summaries[i].diverged.empty())
+            diverged_text += fmt::format(
+                "{}{} width{} {}", diverged_text.empty() ? "" : "; ", sim::to_string(params[i]),
+                summaries[i].diverged.size() > 1 ? "s" : "", width_list(summaries[i].diverged));
+    const auto json_value = [](double v) {
+        return std::isfinite(v) ? fmt::format("{}", v) : std::string("null");
     };
 
     if (args.json) {
@@ -98,17 +141,26 @@ int run_coord_check_command(const CoordCheckArgs& args) {
             out += fmt::format("{}\"{}\"", l ? ", " : "", layers[l]);
         out += "], \"rows\": [";
         for (std::size_t i = 0; i < rows.size(); ++i) {
-            out += fmt::format(
-                "{}{{\"param\": \"{}\", \"width\": {}, \"step\": {}, \"mean_abs\": [",
-                i ? ", " : "", sim::to_string(rows[i].param), rows[i].width, rows[i].step);
-            for (std::size_t l = 0; l < layers.size(); ++l) {
-                const double v = rows[i].mean_abs[l];
-                out += fmt::format("{}{}", l ? ", " : "",
-                                   std::isfinite(v) ? fmt::format("{}", v) : std::string("null"));
-            }
+            out +=
+                fmt::format("{}{{\"param\": \"{}\", \"width\": {}, \"step\": {}, \"diverged\": {}, "
+                            "\"mean_abs\": [",
+                            i ? ", " : "", sim::to_string(rows[i].param), rows[i].width,
+                            rows[i].step, finite_row(rows[i]) ? "false" : "true");
+            for (std::size_t l = 0; l < layers.size(); ++l)
+                out += fmt::format("{}{}", l ? ", " : "", json_value(rows[i].mean_abs[l]));
             out += "]}";
         }
-        out += "]}\n";
+        out += "], \"summary\": [";
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const Summary& s = summaries[i];
+            out += fmt::format("{}{{\"param\": \"{}\", \"max_over_min\": [", i ? ", " : "",
+                               sim::to_string(params[i]));
+            for (std::size_t l = 0; l < layers.size(); ++l)
+                out += fmt::format("{}{}", l ? ", " : "", json_value(s.spread[l]));
+            out += fmt::format("], \"widths\": [{}], \"diverged_widths\": [{}]}}",
+                               width_list(s.finite), width_list(s.diverged));
+        }
+        out += fmt::format("], \"lr\": {}}}\n", json_value(options.lr));
         fmt::print("{}", out);
     } else {
         fmt::print("cbs coord-check: depth {} {} d = {}, optimizer {}, lr {}, batch {}, base width "
@@ -123,17 +175,37 @@ int run_coord_check_command(const CoordCheckArgs& args) {
         fmt::print("\n");
         for (const auto& r : rows) {
             fmt::print("{:<6} {:>7} {:>6}", sim::to_string(r.param), r.width, r.step);
-            for (double v : r.mean_abs)
-                fmt::print(" {:>11.4g}", v);
+            for (double v : r.mean_abs) {
+                if (std::isfinite(v))
+                    fmt::print(" {:>11.4g}", v);
+                else
+                    fmt::print(" {:>11}", "diverged");
+            }
             fmt::print("\n");
         }
-        fmt::print("max/min over widths after {} steps:\n", args.steps);
-        for (sim::Parameterization p : params) {
-            fmt::print("{:<6}", sim::to_string(p));
+        fmt::print("max/min over widths after {} steps{}:\n", args.steps,
+                   diverged_text.empty() ? "" : " (finite widths only)");
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const Summary& s = summaries[i];
+            fmt::print("{:<6}", sim::to_string(params[i]));
+            if (s.finite.empty()) {
+                fmt::print(" every width diverged\n");
+                continue;
+            }
             for (std::size_t l = 0; l < layers.size(); ++l)
-                fmt::print(" {}={:.3g}", layers[l], spread(p, l));
+                fmt::print(" {}={:.3g}", layers[l], s.spread[l]);
+            if (!s.diverged.empty())
+                fmt::print("   (widths {}; diverged: {})", width_list(s.finite),
+                           width_list(s.diverged));
             fmt::print("\n");
         }
+    }
+    if (!diverged_text.empty()) {
+        std::fflush(stdout); // the table first in a combined log
+        fmt::print(stderr,
+                   "cbs coord-check: warning: diverged after {} steps at lr {} (left out of the "
+                   "max/min summary): {}\n",
+                   args.steps, options.lr, diverged_text);
     }
 
     if (!args.out_path.empty()) {

@@ -12,6 +12,13 @@ class App;
 
 namespace cbs::exp {
 
+/// The learning rate coord-check uses unless the config or --set gives `lr`. Not the simulators'
+/// 0.5: at 0.5 the default μP networks of widths 128 and 1024 blow up within 10 steps (and every
+/// SP width above 64). At 0.01 every default width (64 ... 4096, SGD, depth 2, relu, d = 32,
+/// batch 16) stays finite under μP and SP, and SP's width dependence still shows (its second
+/// hidden layer shrinks ~30x from width 64 to 4096 while μP's stays within a few percent).
+inline constexpr const char* kCoordCheckDefaultLr = "0.01";
+
 struct CoordCheckArgs {
     std::string config_path;       ///< optional TOML file of simulation keys (widenet)
     std::vector<std::string> sets; ///< --set key=value, applied after the file, in order

@@ -24,8 +24,6 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version",
                          "cbs " + cbs::exp::cbs_version() + " (" + cbs::exp::cbs_git_sha() + ")");
     app.require_subcommand(1);
-    app.footer("Run `cbs SUBCOMMAND --help` for a subcommand's options.\n\n" +
-               cbs::exp::keys_help());
 
     cbs::exp::SimulateArgs simulate_args;
     CLI::App* simulate = cbs::exp::add_simulate_command(app, simulate_args);
@@ -47,6 +45,10 @@ int main(int argc, char** argv) {
     CLI::App* report = cbs::exp::add_report_command(app, report_args);
     cbs::exp::CoordCheckArgs coord_check_args;
     CLI::App* coord_check = cbs::exp::add_coord_check_command(app, coord_check_args);
+    // Set after the subcommands exist: CLI11 copies a parent's footer into every subcommand made
+    // after it, and each subcommand's --help lists only what that subcommand reads.
+    app.footer("Run `cbs SUBCOMMAND --help` for a subcommand's options.\n\n" +
+               cbs::exp::keys_help());
 
     try {
         app.parse(argc, argv);

@@ -12,7 +12,9 @@ CLI::App* add_report_command(CLI::App& app, ReportArgs& args) {
                   "(self-contained), DIR/report.md with PNG figures beside it, DIR/claims.json");
     cmd->add_option("studies", args.studies, "Study files (HDF5) written by cbs run / cbs sweep")
         ->required();
-    cmd->add_option("--out", args.out_dir, "Report directory (replaced atomically)")
+    cmd->add_option(
+           "--out", args.out_dir,
+           "Report directory (replaced atomically; missing parent directories are created)")
         ->capture_default_str();
     cmd->add_flag("--quiet", args.quiet, "No summary line on stderr");
     cmd->footer("Figures are drawn by matplotlib under /usr/bin/python3 (override with the "

@@ -5,14 +5,17 @@
 #include "experiments/lm_study.hpp"
 #include "experiments/report.hpp"
 #include "experiments/run_output.hpp"
+#include "experiments/run_store.hpp"
 #include "experiments/study.hpp"
 #include "experiments/sweep.hpp"
 #include "theory/check.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
+#include <optional>
 
 namespace cbs::exp {
 
@@ -25,12 +28,17 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
     cmd->add_option("--set", args.sets, "Override one key: --set key=value (repeatable)")
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    cmd->add_option("--out", args.out_path, "Study file to write (HDF5, atomically)")
+    cmd->add_option("--out", args.out_path,
+                    "Study file to write (HDF5, atomically); its directory is created if missing, "
+                    "for the default and for any path given. Resumable: finished cells are kept "
+                    "in FILE.cells.h5 until FILE is written, and rerunning the same command after "
+                    "a kill continues from them")
         ->capture_default_str();
     cmd->add_flag("--json", args.json, "Print the results as JSON on stdout (see docs/json.md)");
     cmd->add_flag("--quiet", args.quiet, "No progress lines on stderr");
     cmd->add_option("--report", args.report_dir,
-                    "Report directory (default: the --out path without .h5, plus -report)");
+                    "Report directory (default: the --out path without .h5, plus -report; missing "
+                    "parent directories are created)");
     cmd->add_flag("--no-report", args.no_report,
                   "Do not write the report (it needs python3-matplotlib; see `cbs report`)");
     cmd->add_flag("--print-default", args.print_default,
@@ -215,6 +223,9 @@ void write_study_report(const RunArgs& args) {
         const std::filesystem::path out(args.out_path);
         dir = (out.parent_path() / (out.stem().string() + "-report")).string();
     }
+    // The summary (stdout, block-buffered when redirected) goes out before the report's line on
+    // stderr, so a combined log (`cbs run > log 2>&1`) does not interleave them mid-line.
+    std::fflush(stdout);
     try {
         write_report({{args.out_path}, dir, args.quiet});
     } catch (const UserError& e) {
@@ -268,10 +279,20 @@ int run_run_command(const RunArgs& args) {
     if (is_lm_study(entries)) return run_lm_run(args, entries);
     const StudySpec spec = parse_study(entries);
     check_output_path(args.out_path);
+    make_output_directory(args.out_path);
 
-    const StudyResult result = run_study(spec, [&](const std::string& line) {
-        if (!args.quiet) fmt::print(stderr, "cbs run: {}\n", line);
-    });
+    // Finished cells go to OUT.cells.h5 as they finish, so a killed study resumes where it
+    // stopped when the same command is run again (study.hpp, "Resuming"); it is deleted once
+    // the study file is written.
+    const std::string cells_path = args.out_path + ".cells.h5";
+    std::optional<RunStore> cells;
+    cells.emplace(cells_path, spec.config_text);
+    const StudyResult result = run_study(
+        spec,
+        [&](const std::string& line) {
+            if (!args.quiet) fmt::print(stderr, "cbs run: {}\n", line);
+        },
+        &*cells);
 
     data::Study study;
     study.meta = make_study_meta(spec.config_text);
@@ -299,6 +320,8 @@ int run_run_command(const RunArgs& args) {
     study.tables["cbs/estimates"] = estimates_table(result);
     study.tables["fits/cbs"] = fits_table(result);
     data::write_study(args.out_path, study);
+    cells.reset();
+    remove_run_store(cells_path);
 
     if (args.json)
         print_json(spec, result);

@@ -24,7 +24,9 @@ CLI::App* add_simulate_command(CLI::App& app, SimulateArgs& args) {
     cmd->add_option("--set", args.sets, "Override one key: --set key=value (repeatable)")
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    cmd->add_option("--out", args.out_path, "Write the run to this HDF5 file (atomically)");
+    cmd->add_option(
+        "--out", args.out_path,
+        "Write the run to this HDF5 file (atomically; missing directories are created)");
     cmd->footer(keys_help());
     return cmd;
 }
@@ -70,7 +72,10 @@ int run_simulate(const SimulateArgs& args) {
     for (const std::string& s : args.sets)
         entries.push_back(parse_set_argument(s));
     const sim::SimOptions options = resolve_sim_options(entries);
-    if (!args.out_path.empty()) check_output_path(args.out_path);
+    if (!args.out_path.empty()) {
+        check_output_path(args.out_path);
+        make_output_directory(args.out_path);
+    }
 
     const auto start = std::chrono::steady_clock::now();
     const sim::Curve curve = simulate_any(options);

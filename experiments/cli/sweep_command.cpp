@@ -58,7 +58,8 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArgs& args) {
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     cmd->add_option("--out", args.out_path,
-                    "Study HDF5 file; resumed if it exists (runs in flight go to FILE.journal/)")
+                    "Study HDF5 file; resumed if it exists (runs in flight go to FILE.journal/); "
+                    "missing directories are created")
         ->required();
     cmd->add_option("--shard", args.shard,
                     "Run only shard i of K (0-based, \"i/K\"), e.g. a job-array task; shards "
@@ -173,6 +174,7 @@ int run_sweep_command(const SweepArgs& args) {
     ShardSpec shard = args.shard.empty() ? ShardSpec{} : parse_shard(args.shard);
     [[maybe_unused]] const int user_shards = shard.count; // before MPI ranks split it
     check_output_path(args.out_path);
+    make_output_directory(args.out_path);
 
     // 2. MPI ranks split the shard further.
     World world;

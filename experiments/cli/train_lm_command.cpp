@@ -21,7 +21,8 @@ CLI::App* add_train_lm_command(CLI::App& app, TrainLmArgs& args) {
     cmd->add_option("--set", args.sets, "Override one key: --set key=value (repeatable)")
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    cmd->add_option("--out", args.out_path, "Write the run to this HDF5 file (atomically)")
+    cmd->add_option("--out", args.out_path,
+                    "Write the run to this HDF5 file (atomically; missing directories are created)")
         ->required();
     cmd->add_option("--checkpoint", args.checkpoint_path,
                     "Checkpoint file: written at the end, every --checkpoint-every steps and "
@@ -51,6 +52,7 @@ int run_train_lm_command(const TrainLmArgs& args) {
         throw UserError(fmt::format("--checkpoint-every {}: must be >= 0", args.checkpoint_every));
     if ((args.resume || args.checkpoint_every > 0) && args.checkpoint_path.empty())
         throw UserError("--resume and --checkpoint-every need --checkpoint PATH");
+    make_output_directory(args.out_path);
 
     lm::TrainControls controls;
     controls.checkpoint_path = args.checkpoint_path;

@@ -2,6 +2,7 @@
 // checkpoint, replacement, tables, errors naming the file, and concurrent adds.
 #include "experiments/run_store.hpp"
 
+#include "tests/support/process.hpp"
 #include "tests/support/same_run.hpp"
 #include "theory/check.hpp"
 
@@ -283,4 +284,40 @@ TEST_CASE("run store: concurrent adds and checkpoints lose nothing", "[store]") 
     store.checkpoint();
     CHECK(read_study(path).runs.size() == threads * per_thread);
     CHECK_FALSE(fs::exists(path + ".journal"));
+}
+
+TEST_CASE("run store: a batch of runs is one journal file; an id twice in a batch keeps the last; "
+          "remove_run_store deletes file and journal",
+          "[store]") {
+    TempDir dir;
+    const std::string path = dir.file("batch.h5");
+    {
+        RunStore store(path, "x = 1\n");
+        store.add(std::vector<RunRecord>{make_run("b", 2, 1.0), make_run("a", 3, 1.0),
+                                         make_run("b", 2, 5.0)}); // b twice: the last wins
+        store.add(std::vector<RunRecord>{});                      // nothing, no file
+        // a again, as it is: cbs run's duplicate cells (the same parameters reached twice).
+        store.add(std::vector<RunRecord>{make_run("c", 1, 1.0), make_run("a", 3, 1.0)});
+        CHECK(store.size() == 3);
+    }
+    CHECK(cbs::test::count_files(path + ".journal", ".h5") == 2); // one file per batch
+    CHECK_FALSE(fs::exists(path));
+    {
+        RunStore store(path, "");
+        REQUIRE(store.size() == 3);
+        cbs::test::require_same_run(store.find("a").value(), make_run("a", 3, 1.0));
+        cbs::test::require_same_run(store.find("b").value(), make_run("b", 2, 5.0));
+        cbs::test::require_same_run(store.find("c").value(), make_run("c", 1, 1.0));
+        store.checkpoint();
+    }
+    CHECK_FALSE(fs::exists(path + ".journal"));
+    REQUIRE(read_study(path).runs.size() == 3);
+    {
+        RunStore store(path, "");
+        store.add(std::vector<RunRecord>{make_run("d", 1, 1.0)});
+    }
+    cbs::exp::remove_run_store(path);
+    CHECK_FALSE(fs::exists(path));
+    CHECK_FALSE(fs::exists(path + ".journal"));
+    cbs::exp::remove_run_store(path); // nothing left: no error
 }

@@ -604,8 +604,11 @@ TEST_CASE("sweep command: bad values are refused before anything is written", "[
     args.out_path = out;
     CHECK(contains(user_error_message([&] { run_sweep_command(args); }), "--shard '2/2'"));
     args.shard.clear();
-    args.out_path = dir.file("missing_dir/study.h5");
-    CHECK(contains(user_error_message([&] { run_sweep_command(args); }), "missing_dir"));
+    // A missing directory would be created; a file where a directory must be is refused.
+    std::ofstream(dir.file("a_file")) << "not a directory";
+    args.out_path = dir.file("a_file/study.h5");
+    CHECK(contains(user_error_message([&] { run_sweep_command(args); }),
+                   "a_file' is a file, not a directory"));
     args.out_path = out;
     args.config_path = dir.file("absent.toml");
     CHECK(contains(user_error_message([&] { run_sweep_command(args); }), "absent.toml"));
