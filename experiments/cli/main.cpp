@@ -2,6 +2,7 @@
 // Exit codes: 0 success, 2 bad input (one-line message on stderr), 1 internal error.
 #include "experiments/cli/coord_check_command.hpp"
 #include "experiments/cli/measure_command.hpp"
+#include "experiments/cli/omp_wait_policy.hpp"
 #include "experiments/cli/prepare_data_command.hpp"
 #include "experiments/cli/report_command.hpp"
 #include "experiments/cli/run_command.hpp"
@@ -62,6 +63,10 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "cbs: error: {} (see `cbs --help`)\n", e.what());
         return 2;
     }
+
+    // The long-running, OpenMP-heavy commands wait passively (omp_wait_policy.hpp).
+    for (const CLI::App* heavy : {run, sweep, train_lm})
+        if (heavy->parsed()) cbs::exp::reexec_with_passive_omp_wait(argv);
 
     try {
         if (simulate->parsed()) return cbs::exp::run_simulate(simulate_args);

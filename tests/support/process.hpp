@@ -63,6 +63,7 @@ public:
     CbsProcess& operator=(const CbsProcess&) = delete;
 
     bool started() const { return pid_ > 0; }
+    pid_t pid() const { return pid_; }
     void signal(int sig) const { ::kill(pid_, sig); }
 
     /// True once the process has exited (reaps it).
