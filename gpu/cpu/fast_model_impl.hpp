@@ -58,7 +58,8 @@ inline float exp_approx(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    const std::int32_t bits = (static_cast<std::int32_t>(fi) + 127) << 23;
+    // A NaN input stays NaN through p; the exponent is taken from 0 then (no NaN-to-int cast).
+    const std::int32_t bits = (static_cast<std::int32_t>(fi == fi ? fi : 0.0f) + 127) << 23;
     float scale;
     std::memcpy(&scale, &bits, 4);
     return p * scale;

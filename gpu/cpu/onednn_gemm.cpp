@@ -2,7 +2,9 @@
 
 #include "theory/check.hpp"
 
+#include <cstddef>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <vector>
 
 namespace cbs::lm::cpu {
 
@@ -50,13 +52,16 @@ const char* onednn_isa_name() {
 struct Gemms::Impl {
     // A primitive and its three memory objects, created once; each call only swaps the data
     // handles, so a GEMM allocates nothing after its shape's first call.
+    // Scratchpads are ours (scratchpad_mode::user), one buffer as large as the largest: oneDNN
+    // would otherwise allocate and free one per call.
     struct Entry {
         dnnl::matmul prim;
-        dnnl::memory a, b, c;
+        dnnl::memory a, b, c, scratch;
     };
     dnnl::engine engine{dnnl::engine::kind::cpu, 0};
     dnnl::stream stream{engine};
     std::map<GemmShape, Entry> cache;
+    std::vector<std::byte> scratchpad;
 
     Entry& entry(const GemmShape& s) {
         auto it = cache.find(s);
@@ -79,6 +84,7 @@ struct Gemms::Impl {
             c = dnnl::memory::desc({s.batch, s.m, s.n}, dt::f32, dims{s.stride_c, s.ldc, 1});
         }
         dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         if (s.alpha != 1.0f) attr.set_output_scales(0, {s.alpha});
         if (s.accumulate) {
             dnnl::post_ops ops;
@@ -86,9 +92,12 @@ struct Gemms::Impl {
             attr.set_post_ops(ops);
         }
         const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine);
+        const dnnl::memory::desc scratch = pd.scratchpad_desc();
+        if (scratch.get_size() > scratchpad.size()) scratchpad.resize(scratch.get_size());
         return cache
             .emplace(s, Entry{dnnl::matmul(pd), dnnl::memory(a, engine, nullptr),
-                              dnnl::memory(b, engine, nullptr), dnnl::memory(c, engine, nullptr)})
+                              dnnl::memory(b, engine, nullptr), dnnl::memory(c, engine, nullptr),
+                              dnnl::memory(scratch, engine, nullptr)})
             .first->second;
     }
 };
@@ -103,10 +112,13 @@ void Gemms::run(const GemmShape& s, const void* a, const void* b, float* c) {
     e.a.set_data_handle(const_cast<void*>(a));
     e.b.set_data_handle(const_cast<void*>(b));
     e.c.set_data_handle(c);
+    e.scratch.set_data_handle(impl_->scratchpad.data());
     // The C API takes the arguments as an array: no map is built per call.
-    dnnl_exec_arg_t args[3] = {
-        {DNNL_ARG_SRC, e.a.get()}, {DNNL_ARG_WEIGHTS, e.b.get()}, {DNNL_ARG_DST, e.c.get()}};
-    const dnnl_status_t status = dnnl_primitive_execute(e.prim.get(), impl_->stream.get(), 3, args);
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e.a.get()},
+                               {DNNL_ARG_WEIGHTS, e.b.get()},
+                               {DNNL_ARG_DST, e.c.get()},
+                               {DNNL_ARG_SCRATCHPAD, e.scratch.get()}};
+    const dnnl_status_t status = dnnl_primitive_execute(e.prim.get(), impl_->stream.get(), 4, args);
     CBS_CHECK(status == dnnl_success, "oneDNN matmul failed with status ",
               static_cast<int>(status));
     impl_->stream.wait();
