@@ -175,7 +175,7 @@ const std::vector<Key>& keys() {
             Key average{"average",
                         "averaged iterate reported as risk_ewa: ewa (bias-corrected EWA of "
                         "ewa.decay) | uniform (mean of w_1..w_t) | tail (mean after step "
-                        "floor((1-f) * budget steps), f = average.tail_fraction); recursion, "
+                        "floor((1-f) * budget steps), f = tail.fraction); recursion, "
                         "montecarlo",
                         [](SimOptions& o, const std::string& key, const std::string& text) {
                             o.average = sim::parse_average(key, text);
@@ -185,7 +185,7 @@ const std::vector<Key>& keys() {
                         }};
             average.in_toml = [](const SimOptions& o) { return o.average != sim::Average::ewa; };
             t.push_back(std::move(average));
-            Key fraction = number_key("average.tail_fraction",
+            Key fraction = number_key("tail.fraction",
                                       "average = tail: fraction f of the budget steps averaged, "
                                       "(0, 1]",
                                       &SimOptions::tail_fraction);

@@ -102,7 +102,7 @@ void SimOptions::validate() const {
     if (!(precond_power >= 0.0 && precond_power < 1.0))
         refuse("precond.power", precond_power, "must be in [0, 1)");
     if (!(tail_fraction > 0.0 && tail_fraction <= 1.0))
-        refuse("average.tail_fraction", tail_fraction, "must be in (0, 1]");
+        refuse("tail.fraction", tail_fraction, "must be in (0, 1]");
     if (average != Average::ewa && simulator == SimulatorKind::widenet)
         throw UserError(std::string("`average` = ") + to_string(average) +
                         ": applies only to simulator = recursion or montecarlo (widenet "

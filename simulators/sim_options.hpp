@@ -69,7 +69,7 @@ struct SimOptions {
     /// decay ewa.decay; uniform = the mean of w_1..w_t; tail = the mean of the iterates after
     /// step floor((1 - f) * budget_steps()) (the current iterate before that window starts).
     Average average = Average::ewa;
-    double tail_fraction = 0.5; ///< average.tail_fraction: f in (0, 1], average = tail only
+    double tail_fraction = 0.5; ///< tail.fraction: f in (0, 1], average = tail only
     double precond_power = 0.0; ///< precond.power: p, step eta * lambda_i^-p; in [0, 1)
     std::int64_t steps = 1000;  ///< steps: optimizer steps (if data.samples = 0)
     /// data.samples: n; > 0 sets steps = ceil(n / B). The last step is always a whole batch, so
