@@ -35,7 +35,8 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
                   "Do not write the report (it needs python3-matplotlib; see `cbs report`)");
     cmd->add_flag("--print-default", args.print_default,
                   "Print the embedded default study and exit");
-    cmd->footer(std::string("Study keys (see experiments/study.hpp): study.name, study.families, "
+    cmd->footer(std::string("Study keys (see experiments/study.hpp): study.name, study.families "
+                            "(sgd, momentum, ewa, momentum_ewa, uniform_average, tail_average), "
                             "study.batches, study.lr_grid, study.lr_refine, study.momentum_grid, "
                             "study.ewa_grid, study.horizon, study.target, study.target_value, "
                             "study.anchor, study.bootstrap, series.<name>.<simulation key>.\n"
