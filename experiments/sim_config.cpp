@@ -58,13 +58,20 @@ struct Key {
     bool widenet_only = false; ///< only meaningful (and only written) with simulator = widenet
     /// Written only when set (spectrum.file), so files and run ids without it stay unchanged.
     bool only_when_file = false;
+    /// Written into the resolved TOML (and so into run ids) only when this holds (null =
+    /// always): keys added after runs were stored stay out while they have their default, so
+    /// the ids of those runs do not change.
+    std::function<bool(const SimOptions&)> in_toml = nullptr;
+    /// Written as an HDF5 run attribute only when this holds (null = always).
+    std::function<bool(const SimOptions&)> in_attributes = nullptr;
 };
 
-/// Whether `k` is written for `options` (to_toml, to_attributes).
-bool written(const Key& k, const SimOptions& options) {
+/// Whether `k` is written for `options` (to_toml with `toml`, else to_attributes).
+bool written(const Key& k, const SimOptions& options, bool toml) {
     if (k.widenet_only && options.simulator != sim::SimulatorKind::widenet) return false;
     if (k.only_when_file && !options.spectrum) return false;
-    return true;
+    const auto& when = toml ? k.in_toml : k.in_attributes;
+    return !when || when(options);
 }
 
 /// Number key on a field of SimOptions::net (simulator = widenet only).
@@ -163,6 +170,29 @@ const std::vector<Key>& keys() {
             number_key("momentum", "heavy-ball momentum beta in [0, 1)", &SimOptions::momentum));
         t.push_back(number_key("ewa.decay", "EWA decay tau in [0, 1) (0 = EWA is the raw weights)",
                                &SimOptions::ewa_decay));
+        {
+            // Not in the TOML (run ids) of EWA runs, which predate the key; always an attribute.
+            Key average{"average",
+                        "averaged iterate reported as risk_ewa: ewa (bias-corrected EWA of "
+                        "ewa.decay) | uniform (mean of w_1..w_t) | tail (mean after step "
+                        "floor((1-f) * budget steps), f = tail.fraction); recursion, "
+                        "montecarlo",
+                        [](SimOptions& o, const std::string& key, const std::string& text) {
+                            o.average = sim::parse_average(key, text);
+                        },
+                        [](const SimOptions& o) {
+                            return data::AttrValue(std::string(sim::to_string(o.average)));
+                        }};
+            average.in_toml = [](const SimOptions& o) { return o.average != sim::Average::ewa; };
+            t.push_back(std::move(average));
+            Key fraction = number_key("tail.fraction",
+                                      "average = tail: fraction f of the budget steps averaged, "
+                                      "(0, 1]",
+                                      &SimOptions::tail_fraction);
+            fraction.in_toml = [](const SimOptions& o) { return o.average == sim::Average::tail; };
+            fraction.in_attributes = fraction.in_toml;
+            t.push_back(std::move(fraction));
+        }
         t.push_back(number_key("precond.power",
                                "diagonal preconditioning power p, step eta*lambda_i^-p, in [0, 1)",
                                &SimOptions::precond_power));
@@ -331,7 +361,7 @@ sim::SimOptions resolve_sim_options(const ConfigEntries& entries) {
 std::string to_toml(const sim::SimOptions& options) {
     std::string text;
     for (const Key& k : keys()) {
-        if (!written(k, options)) continue; // files of other simulators stay as they were
+        if (!written(k, options, true)) continue; // files of other simulators stay as they were
         const data::AttrValue v = k.get(options);
         const bool quoted = std::holds_alternative<std::string>(v) &&
                             !(std::string(k.name) == "model.size"); // inf is a TOML float
@@ -344,7 +374,7 @@ std::string to_toml(const sim::SimOptions& options) {
 std::vector<std::pair<std::string, data::AttrValue>> to_attributes(const sim::SimOptions& options) {
     std::vector<std::pair<std::string, data::AttrValue>> out;
     for (const Key& k : keys())
-        if (written(k, options)) out.emplace_back(k.name, k.get(options));
+        if (written(k, options, false)) out.emplace_back(k.name, k.get(options));
     return out;
 }
 

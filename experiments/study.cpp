@@ -67,7 +67,11 @@ Family parse_family(const std::string& key, const std::string& text) {
     if (text == "momentum") return Family::momentum;
     if (text == "ewa") return Family::ewa;
     if (text == "momentum_ewa") return Family::momentum_ewa;
-    refuse(key, text, "every item must be one of sgd, momentum, ewa, momentum_ewa");
+    if (text == "uniform_average") return Family::uniform_average;
+    if (text == "tail_average") return Family::tail_average;
+    refuse(key, text,
+           "every item must be one of sgd, momentum, ewa, momentum_ewa, uniform_average, "
+           "tail_average");
 }
 
 std::string group_label(const ConfigEntries& overrides) {
@@ -330,8 +334,22 @@ const char* to_string(Family f) {
         return "ewa";
     case Family::momentum_ewa:
         return "momentum_ewa";
+    case Family::uniform_average:
+        return "uniform_average";
+    case Family::tail_average:
+        return "tail_average";
     }
     return "?";
+}
+
+sim::Average family_average(Family f) {
+    return f == Family::uniform_average ? sim::Average::uniform
+           : f == Family::tail_average  ? sim::Average::tail
+                                        : sim::Average::ewa;
+}
+
+bool family_saturates(Family f) {
+    return f == Family::sgd || f == Family::momentum || f == Family::uniform_average;
 }
 
 StudySpec parse_study(const ConfigEntries& entries) {
@@ -449,6 +467,17 @@ StudySpec parse_study(const ConfigEntries& entries) {
             if (o.simulator == sim::SimulatorKind::montecarlo)
                 refuse("simulator", sim::to_string(o.simulator),
                        "cbs run measures with simulator = recursion or widenet");
+            if (o.average != sim::Average::ewa)
+                refuse("average", sim::to_string(o.average),
+                       "a study sets the averaging per family (study.families = "
+                       "uniform_average, tail_average), series " +
+                           name);
+            for (Family f : s.families)
+                if (family_average(f) != sim::Average::ewa &&
+                    o.simulator != sim::SimulatorKind::recursion)
+                    refuse("study.families", to_string(f),
+                           std::string("needs simulator = recursion (simulator = ") +
+                               sim::to_string(o.simulator) + "), series " + name);
         }
         s.series.push_back(std::move(series));
     }
@@ -472,6 +501,7 @@ StudyResult run_study(const StudySpec& spec,
                 r.label = group_label(g);
                 r.family = f;
                 r.options = o;
+                r.options.average = family_average(f);
                 result.groups.push_back(r);
             }
         }
@@ -727,10 +757,13 @@ StudyResult run_study(const StudySpec& spec,
                 fr.predicted = std::numeric_limits<double>::quiet_NaN();
                 if (a_values.size() == 1 && b_values.size() == 1) {
                     const double a = *a_values.begin(), b = *b_values.begin();
+                    const bool saturates = family_saturates(f);
                     if (fr.variable == "data.samples")
-                        fr.predicted = theory::cbs_data_exponent(a, b);
-                    if (fr.variable == "r_opt") fr.predicted = -theory::optimal_risk_exponent(a, b);
-                    if (fr.variable == "t_star") fr.predicted = theory::optimal_time_exponent(a, b);
+                        fr.predicted = theory::cbs_data_exponent(a, b, saturates);
+                    if (fr.variable == "r_opt")
+                        fr.predicted = -theory::optimal_risk_exponent(a, b, saturates);
+                    if (fr.variable == "t_star")
+                        fr.predicted = theory::optimal_time_exponent(a, b, saturates);
                 }
                 if (versus_m) fr.predicted = 0.0;     // flat once M >> k*(T*(n))
                 if (versus_width) fr.predicted = 0.0; // μP: flat once the curves have converged

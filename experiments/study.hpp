@@ -8,7 +8,9 @@
 //   study.name                 label of the study
 //   study.families             list of: sgd (beta = 0, no EWA), momentum (beta tuned over
 //                              study.momentum_grid, no EWA), ewa (beta = 0, tau tuned over
-//                              study.ewa_grid), momentum_ewa (both tuned)
+//                              study.ewa_grid), momentum_ewa (both tuned), uniform_average
+//                              (beta = 0, average = uniform), tail_average (beta = 0,
+//                              average = tail with the base's tail.fraction)
 //   study.batches              batch sizes B (list of integers >= 1)
 //   study.lr_grid              effective learning rates eta / (1 - beta) tried at every B
 //   study.lr_refine            golden-section iterations in log lr around the best grid point
@@ -55,8 +57,16 @@
 
 namespace cbs::exp {
 
-enum class Family { sgd, momentum, ewa, momentum_ewa };
+enum class Family { sgd, momentum, ewa, momentum_ewa, uniform_average, tail_average };
 const char* to_string(Family f);
+/// The averaging whose iterate a family's runs report (sgd, momentum and the EWA families:
+/// average = ewa; uniform_average: uniform; tail_average: tail).
+sim::Average family_average(Family f);
+/// Whether the bias of the family's reported iterate saturates at b = 2a + 1
+/// (docs/averaging.md): the uniform average remembers the early iterates and does; the tail
+/// average and EWA windows that are a fraction of the run forget them and do not (their
+/// prediction is 1 - a/b). sgd and momentum keep THEORY.md's formula (shown, not tested).
+bool family_saturates(Family f);
 
 enum class TargetKind { ropt, ropt_multiple, fixed };
 

@@ -150,14 +150,14 @@ std::int64_t run_sgd(const Problem& pb, const SimOptions& o, std::uint64_t run, 
 
     Eigen::VectorXd w = Eigen::VectorXd::Zero(M);  // weights w_t
     Eigen::VectorXd m = Eigen::VectorXd::Zero(M);  // momentum buffer m_t
-    Eigen::VectorXd xi = Eigen::VectorXd::Zero(M); // un-corrected EWA of the weights
+    Eigen::VectorXd xi = Eigen::VectorXd::Zero(M); // un-corrected EWA (or mean) of the weights
     Eigen::VectorXd e(M);                          // error w - w*
     Eigen::VectorXd g(M);                          // mini-batch gradient
     Eigen::VectorXd x(M);                          // one sample's features
-    Eigen::VectorXd ewa(M);                        // bias-corrected EWA weights
+    Eigen::VectorXd average(M);                    // averaged weights (EWA bias-corrected)
     const double beta = o.momentum;
-    const double tau = o.ewa_decay;
-    const double log_tau = tau > 0.0 ? std::log(tau) : 0.0;
+    const bool ewa = o.average == Average::ewa;
+    const double log_tau = o.ewa_decay > 0.0 ? std::log(o.ewa_decay) : 0.0;
     const double inv_batch = 1.0 / static_cast<double>(o.batch);
 
     std::size_t next = 0;
@@ -182,6 +182,8 @@ std::int64_t run_sgd(const Problem& pb, const SimOptions& o, std::uint64_t run, 
         m = beta * m + g;
         const double eta = learning_rate(o, t, pb.total);
         w.array() -= eta * pb.precond.array() * m.array();
+        // EWA: constant tau; uniform / tail: the running mean, tau = 1 - 1/(iterates averaged).
+        const double tau = o.average_decay(t);
         xi = tau * xi + (1.0 - tau) * w;
 
         const double r = risk_of(pb, w);
@@ -191,14 +193,15 @@ std::int64_t run_sgd(const Problem& pb, const SimOptions& o, std::uint64_t run, 
         }
         if (step != pb.record[next]) continue;
         // Bias correction 1 - tau^step, computed without cancellation for tau near 1.
-        if (tau > 0.0) {
+        // Uniform and tail averages are means already.
+        if (ewa && o.ewa_decay > 0.0) {
             const double correction = -std::expm1(static_cast<double>(step) * log_tau);
-            ewa = xi / correction;
+            average = xi / correction;
         } else {
-            ewa = w;
+            average = xi;
         }
         risk[next] = r;
-        risk_ewa[next] = risk_of(pb, ewa);
+        risk_ewa[next] = risk_of(pb, average);
         ++next;
     }
     return never;

@@ -6,7 +6,9 @@
 //    y = <w*, x> + eps with eps ~ N(0, sigma2 + sum_{i>M} i^-b) (the unlearned tail acts as noise).
 //  - w_0 = 0, m_0 = 0, xi_0 = 0. Step t = 0..T-1 draws B fresh samples:
 //      g = (1/B) sum_j x_j (x_j^T w - y_j), m <- beta m + g, w <- w - eta_t lambda^-p (.) m,
-//      xi <- tau xi + (1 - tau) w. Reported EWA weights xi / (1 - tau^(t+1)) after t+1 updates.
+//      xi <- tau_t xi + (1 - tau_t) w. Reported EWA weights xi / (1 - tau^(t+1)) after t+1
+//      updates (average = ewa, tau_t = ewa.decay); average = uniform | tail: tau_t =
+//      SimOptions::average_decay(t), xi is the mean of the averaged iterates, reported as is.
 //  - risk(w) = 1/2 sum_i lambda_i (w_i - w*_i)^2 + 1/2 sum_{i>M} i^-b (exact expectation over
 //  data).
 //  - Curve: mean over options.mc_seeds independent runs at record_steps(), with standard errors

@@ -87,12 +87,14 @@ Curve simulate_recursion(const SimOptions& o, const theory::QuadratureOptions& q
 
     const StepKernel kernel = select_step_kernel();
     const double inv_batch = 1.0 / static_cast<double>(o.batch);
+    const bool ewa = o.average == Average::ewa;
     const double log_tau = o.ewa_decay > 0.0 ? std::log(o.ewa_decay) : 0.0;
     std::size_t next = 0;
     double previous_risk_ewa = risk0;
     for (std::int64_t t = 0; t < total && next < record.size(); ++t) {
-        const StepParams params{learning_rate(o, t, total), o.momentum, o.ewa_decay, inv_batch,
-                                (S + sigma_eff2) * inv_batch};
+        // The average's decay: constant for EWA, 1 - 1/(count) for uniform and tail averages.
+        const StepParams params{learning_rate(o, t, total), o.momentum, o.average_decay(t),
+                                inv_batch, (S + sigma_eff2) * inv_batch};
         const StepSums sums = kernel(n, points, moments, params);
         S = sums.s + grid.frozen_signal;
         const std::int64_t step = t + 1;
@@ -105,7 +107,9 @@ Curve simulate_recursion(const SimOptions& o, const theory::QuadratureOptions& q
         const bool tracking = o.target_risk > 0.0;
         if (step != record[next] && !tracking) continue;
         // EWA bias correction 1 / (1 - tau^t); frozen coordinates' corrected EWA is their e_0.
-        const double correction = o.ewa_decay > 0.0 ? -std::expm1(step * log_tau) : 1.0;
+        // Uniform and tail averages are means (weights summing to 1): no correction.
+        const double correction =
+            ewa && o.ewa_decay > 0.0 ? -std::expm1(static_cast<double>(step) * log_tau) : 1.0;
         const double risk_ewa = 0.5 * (sums.h / (correction * correction) + constant_signal);
         const bool reached = tracking && risk_ewa <= o.target_risk;
         if (tracking) {

@@ -76,6 +76,18 @@ std::int64_t SimOptions::total_steps() const {
                                : std::numeric_limits<std::int64_t>::max();
 }
 
+std::int64_t SimOptions::average_start() const {
+    if (average != Average::tail) return 0;
+    return static_cast<std::int64_t>(
+        std::floor((1.0 - tail_fraction) * static_cast<double>(budget_steps())));
+}
+
+double SimOptions::average_decay(std::int64_t t) const {
+    if (average == Average::ewa) return ewa_decay;
+    const std::int64_t since = t - average_start(); // iterates already in the average
+    return since <= 0 ? 0.0 : static_cast<double>(since) / static_cast<double>(since + 1);
+}
+
 void SimOptions::validate() const {
     if (!(a > 1.0) || !std::isfinite(a)) refuse("spectrum.a", a, "must be a finite number > 1");
     if (!(b > 1.0) || !std::isfinite(b)) refuse("spectrum.b", b, "must be a finite number > 1");
@@ -89,6 +101,12 @@ void SimOptions::validate() const {
     if (!(ewa_decay >= 0.0 && ewa_decay < 1.0)) refuse("ewa.decay", ewa_decay, "must be in [0, 1)");
     if (!(precond_power >= 0.0 && precond_power < 1.0))
         refuse("precond.power", precond_power, "must be in [0, 1)");
+    if (!(tail_fraction > 0.0 && tail_fraction <= 1.0))
+        refuse("tail.fraction", tail_fraction, "must be in (0, 1]");
+    if (average != Average::ewa && simulator == SimulatorKind::widenet)
+        throw UserError(std::string("`average` = ") + to_string(average) +
+                        ": applies only to simulator = recursion or montecarlo (widenet "
+                        "averages by EWA)");
     if (spectrum) {
         if (simulator == SimulatorKind::widenet)
             throw UserError("`spectrum.file` = " + spectrum->path +
@@ -160,6 +178,18 @@ const char* to_string(Schedule s) {
     return "?";
 }
 
+const char* to_string(Average a) {
+    switch (a) {
+    case Average::ewa:
+        return "ewa";
+    case Average::uniform:
+        return "uniform";
+    case Average::tail:
+        return "tail";
+    }
+    return "?";
+}
+
 const char* to_string(SimulatorKind s) {
     switch (s) {
     case SimulatorKind::recursion:
@@ -209,6 +239,13 @@ Schedule parse_schedule(const std::string& key, const std::string& text) {
     if (text == "cosine") return Schedule::cosine;
     if (text == "wsd") return Schedule::wsd;
     throw UserError("`" + key + "` = " + text + ": must be one of constant, cosine, wsd");
+}
+
+Average parse_average(const std::string& key, const std::string& text) {
+    if (text == "ewa") return Average::ewa;
+    if (text == "uniform") return Average::uniform;
+    if (text == "tail") return Average::tail;
+    throw UserError("`" + key + "` = " + text + ": must be one of ewa, uniform, tail");
 }
 
 SimulatorKind parse_simulator(const std::string& key, const std::string& text) {

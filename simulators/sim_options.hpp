@@ -17,6 +17,8 @@ namespace cbs::sim {
 enum class Schedule { constant, cosine, wsd };
 enum class SimulatorKind { recursion, montecarlo, widenet };
 enum class RecordMode { all, log };
+/// Which average of the iterates `risk_ewa` reports (docs/averaging.md).
+enum class Average { ewa, uniform, tail };
 
 // Wide-network simulator (simulator = widenet): see simulators/widenet.hpp for the contract.
 enum class Activation { relu, gelu, tanh };
@@ -59,10 +61,15 @@ struct SimOptions {
     std::shared_ptr<const UserSpectrum> spectrum;
 
     // optimizer
-    std::int64_t batch = 16;    ///< batch: B, samples per step; in [1, 1e12]
-    double lr = 0.5;            ///< lr: peak learning rate eta; > 0
-    double momentum = 0.0;      ///< momentum: heavy-ball beta in [0, 1)
-    double ewa_decay = 0.99;    ///< ewa.decay: tau in [0, 1); 0 = EWA equals the raw weights
+    std::int64_t batch = 16; ///< batch: B, samples per step; in [1, 1e12]
+    double lr = 0.5;         ///< lr: peak learning rate eta; > 0
+    double momentum = 0.0;   ///< momentum: heavy-ball beta in [0, 1)
+    double ewa_decay = 0.99; ///< ewa.decay: tau in [0, 1); 0 = EWA equals the raw weights
+    /// average: the averaged iterate reported as risk_ewa. ewa = the bias-corrected EWA of
+    /// decay ewa.decay; uniform = the mean of w_1..w_t; tail = the mean of the iterates after
+    /// step floor((1 - f) * budget_steps()) (the current iterate before that window starts).
+    Average average = Average::ewa;
+    double tail_fraction = 0.5; ///< tail.fraction: f in (0, 1], average = tail only
     double precond_power = 0.0; ///< precond.power: p, step eta * lambda_i^-p; in [0, 1)
     std::int64_t steps = 1000;  ///< steps: optimizer steps (if data.samples = 0)
     /// data.samples: n; > 0 sets steps = ceil(n / B). The last step is always a whole batch, so
@@ -94,11 +101,20 @@ struct SimOptions {
     /// Coordinates the model learns: model.size, or the file's dimension when spectrum.file is
     /// given with model.size = inf (+inf for the infinite power law).
     double learned_dimension() const;
+    /// average = tail: the last step before the averaging window, floor((1 - f) *
+    /// budget_steps()); 0 for uniform (and ewa). Runs past the budget (data.horizon > 1) keep
+    /// averaging from the same start.
+    std::int64_t average_start() const;
+    /// The decay tau_t of the average's update after step t (0-based), h_{t+1} = tau_t h_t +
+    /// (1 - tau_t) w_{t+1}: ewa.decay for ewa; (t - s)/(t - s + 1) for uniform / tail with s =
+    /// average_start() (0 while t < s: h is the current iterate).
+    double average_decay(std::int64_t t) const;
     /// Throws cbs::UserError("`key` = value: rule") for the first violated rule.
     void validate() const;
 };
 
 const char* to_string(Schedule s);
+const char* to_string(Average a);
 const char* to_string(SimulatorKind s);
 const char* to_string(Activation a);
 const char* to_string(Parameterization p);
@@ -106,6 +122,7 @@ const char* to_string(Optimizer o);
 const char* to_string(NetTask t);
 /// Parse helpers: throw cbs::UserError naming `key` when `text` is not a valid choice.
 Schedule parse_schedule(const std::string& key, const std::string& text);
+Average parse_average(const std::string& key, const std::string& text);
 SimulatorKind parse_simulator(const std::string& key, const std::string& text);
 Activation parse_activation(const std::string& key, const std::string& text);
 Parameterization parse_parameterization(const std::string& key, const std::string& text);

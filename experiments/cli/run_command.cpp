@@ -43,7 +43,8 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
                   "Do not write the report (it needs python3-matplotlib; see `cbs report`)");
     cmd->add_flag("--print-default", args.print_default,
                   "Print the embedded default study and exit");
-    cmd->footer(std::string("Study keys (see experiments/study.hpp): study.name, study.families, "
+    cmd->footer(std::string("Study keys (see experiments/study.hpp): study.name, study.families "
+                            "(sgd, momentum, ewa, momentum_ewa, uniform_average, tail_average), "
                             "study.batches, study.lr_grid, study.lr_refine, study.momentum_grid, "
                             "study.ewa_grid, study.horizon, study.target, study.target_value, "
                             "study.anchor, study.bootstrap, series.<name>.<simulation key>.\n"
@@ -166,6 +167,17 @@ void print_summary(const StudySpec& spec, const StudyResult& r) {
                    fmt::format("[{:.3f}, {:.3f}]", f.fit.alpha_low, f.fit.alpha_high),
                    number_text(f.predicted), slopes);
     }
+    // Which prediction applies to which family (docs/averaging.md).
+    std::string saturating, forgetting;
+    for (Family f : spec.families) {
+        std::string& list = family_saturates(f) ? saturating : forgetting;
+        list += (list.empty() ? "" : ", ") + std::string(to_string(f));
+    }
+    fmt::print("(predicted CBS vs n: 1 - a/min(b, 2a+1) for {}; 1 - a/b for {}: the bias of "
+               "averages that forget the early iterates does not saturate at b = 2a+1, "
+               "docs/averaging.md)\n",
+               saturating.empty() ? "none of these families" : saturating,
+               forgetting.empty() ? "none of these families" : forgetting);
 }
 
 void print_json(const StudySpec& spec, const StudyResult& r) {

@@ -46,8 +46,9 @@ Result run_cbs(const std::string& args, const std::string& prefix = "") {
 
 TEST_CASE("cbs simulate refuses bad input with exit code 2 and leaves no output", "[cli]") {
     const fs::path out = scratch_dir() / "bad.h5";
-    for (const char* bad : {"--set spectrum.a=0.9", "--set ewa.decay=1.5", "--set batch=0",
-                            "--set noise.sigma2=-1", "--set no.such.key=1", "--set lr"}) {
+    for (const char* bad :
+         {"--set spectrum.a=0.9", "--set ewa.decay=1.5", "--set batch=0", "--set noise.sigma2=-1",
+          "--set no.such.key=1", "--set lr", "--set average=median", "--set tail.fraction=0"}) {
         INFO(bad);
         const Result r = run_cbs(std::string("simulate ") + bad + " --out " + out.string());
         CHECK(r.code == 2);
@@ -148,6 +149,9 @@ TEST_CASE("cbs --help and cbs simulate --help list the keys with defaults", "[cl
         CHECK(r.out.find("spectrum.a") != std::string::npos);
         CHECK(r.out.find("ewa.decay") != std::string::npos);
         CHECK(r.out.find("[0.99]") != std::string::npos);
+        CHECK(r.out.find("average ") != std::string::npos);
+        CHECK(r.out.find("[ewa]") != std::string::npos);
+        CHECK(r.out.find("tail.fraction") != std::string::npos);
     }
     CHECK(run_cbs("").code == 2); // a subcommand is required
 }

@@ -345,3 +345,46 @@ TEST_CASE("cbs report: figures, claims, missing modules and bad inputs", "[repor
         check_bad_inputs();
     }
 }
+
+TEST_CASE("cbs run and the report state the prediction that applies to each averaging",
+          "[report][average]") {
+    // A saturated pair (b = 4.5 > 2a+1 = 4): the uniform average is judged against
+    // 1 - a/min(b, 2a+1) = 0.625, the tail average against 1 - a/b = 0.667 (docs/averaging.md).
+    const fs::path dir = scratch() / "averaging";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const fs::path config = dir / "study.toml";
+    std::ofstream(config) << R"(spectrum.a = 1.5
+spectrum.b = 4.5
+noise.sigma2 = 1.0
+quadrature.tol = 1e-4
+[study]
+families = ["uniform_average", "tail_average"]
+batches = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+lr_grid = [0.125, 0.25, 0.5, 1.0, 2.0]
+lr_refine = 1
+bootstrap = 40
+[series.data]
+data.samples = [1000, 3000, 10000]
+)";
+    const fs::path out = dir / "averaging.h5";
+    const cbs::test::CliResult r =
+        cbs::test::run_cbs("run " + config.string() + " --out " + out.string());
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("1 - a/min(b, 2a+1) for uniform_average; 1 - a/b for tail_average") !=
+          std::string::npos);
+    const std::string md = slurp(dir / "averaging-report" / "report.md");
+    const std::string uniform =
+        claims_row(md, {"CBS ∝ n^(1 - a/min(b, 2a+1))", "series 'data', uniform_average"});
+    const std::string tail = claims_row(md, {"CBS ∝ n^(1 - a/b)", "series 'data', tail_average"});
+    INFO(uniform << "\n" << tail);
+    CHECK(uniform.find("| 0.625 |") != std::string::npos);
+    CHECK(tail.find("| 0.667 |") != std::string::npos);
+    CHECK(claims_row(md, {"R_opt ∝ n^-(b-1)/b", "tail_average"}) != "");
+    // Neither is the 'no data' filler: both carry a computed verdict.
+    for (const std::string& row : {uniform, tail})
+        CHECK((row.find("| holds |") != std::string::npos ||
+               row.find("| fails |") != std::string::npos ||
+               row.find("| inconclusive |") != std::string::npos));
+}

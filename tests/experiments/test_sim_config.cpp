@@ -1,10 +1,12 @@
 // Configuration keys: parsing, validation messages, round trip of the resolved TOML.
 #include "experiments/config_source.hpp"
+#include "experiments/run_output.hpp"
 #include "experiments/sim_config.hpp"
 #include "theory/check.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <set>
 #include <string>
 
 using namespace cbs::exp;
@@ -56,6 +58,9 @@ TEST_CASE("each rule is refused with a message naming key, value and rule", "[co
         {"montecarlo.seeds=1", "`montecarlo.seeds` = 1: must be an integer >= 2"},
         {"quadrature.tol=0.5", "`quadrature.tol` = 0.5: must be in [1e-12, 1e-2]"},
         {"spectrum.c=2", "`spectrum.c` = 2: unknown key"},
+        {"average=mean", "`average` = mean: must be one of ewa, uniform, tail"},
+        {"tail.fraction=0", "`tail.fraction` = 0: must be in (0, 1]"},
+        {"tail.fraction=1.5", "`tail.fraction` = 1.5: must be in (0, 1]"},
     };
     for (const Case& c : cases) {
         INFO(c.argument);
@@ -187,4 +192,39 @@ TEST_CASE("widenet keys are refused with key, value and rule, and only apply to 
     CHECK(o.net.width == 128);
     CHECK(o.net.param == cbs::sim::Parameterization::sp);
     CHECK(o.net.optimizer == cbs::sim::Optimizer::adam);
+}
+
+TEST_CASE("average keys: in the attributes always, in the TOML and run id only when not ewa",
+          "[config][average]") {
+    // r230aedffa579d80a is the id the build before `average` existed (commit e655933) gave this
+    // EWA run: the ids of stored EWA runs, and so every resumable study file, stay valid.
+    const auto ewa =
+        resolve_sim_options({parse_set_argument("steps=10"), parse_set_argument("model.size=20")});
+    CHECK(run_id(ewa) == "r230aedffa579d80a");
+    CHECK(to_toml(ewa).find("average") == std::string::npos);
+    bool has_average = false, has_fraction = false;
+    for (const auto& [key, value] : to_attributes(ewa)) {
+        if (key == "average") has_average = std::get<std::string>(value) == "ewa";
+        if (key == "tail.fraction") has_fraction = true;
+    }
+    CHECK(has_average);
+    CHECK_FALSE(has_fraction);
+
+    auto uniform = ewa;
+    uniform.average = cbs::sim::Average::uniform;
+    auto tail = ewa;
+    tail.average = cbs::sim::Average::tail;
+    auto tail_quarter = tail;
+    tail_quarter.tail_fraction = 0.25;
+    const std::string text = to_toml(tail_quarter);
+    CHECK(text.find("average = \"tail\"") != std::string::npos);
+    CHECK(text.find("tail.fraction = 0.25") != std::string::npos);
+    CHECK(to_toml(uniform).find("tail.fraction") == std::string::npos);
+    const std::set<std::string> ids{run_id(ewa), run_id(uniform), run_id(tail),
+                                    run_id(tail_quarter)};
+    CHECK(ids.size() == 4);
+    // The TOML reads back to the same options.
+    const auto again = resolve_sim_options(parse_toml(text, "test"));
+    CHECK(again.average == cbs::sim::Average::tail);
+    CHECK(again.tail_fraction == 0.25);
 }

@@ -150,3 +150,52 @@ data.samples = [1000, 4000, 16000]
     }
     CHECK(hi / lo < 1.5); // 16x the data; an exponent of even 0.25 would give 2x
 }
+
+TEST_CASE("uniform_average and tail_average families: per-family averaging and predictions",
+          "[study][average]") {
+    // (a, b) = (1.5, 4.5) is saturated (b > 2a + 1 = 4): docs/averaging.md predicts 1 - a/4 =
+    // 0.625 for the uniform average, whose bias saturates, and 1 - a/b = 2/3 for the tail
+    // average and EWA, whose bias does not. The tail average forgets the early iterates, so at
+    // the same n its best risk is below the uniform average's.
+    const std::string toml = R"(
+spectrum.a = 1.5
+spectrum.b = 4.5
+noise.sigma2 = 1.0
+quadrature.tol = 1e-4
+[study]
+families = ["uniform_average", "tail_average", "ewa"]
+batches = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
+lr_grid = [0.0625, 0.125, 0.25, 0.5, 1.0, 2.0]
+lr_refine = 2
+ewa_window_grid = [0.125, 0.5]
+bootstrap = 50
+[series.data]
+data.samples = [10000, 40000, 160000]
+)";
+    const StudyResult r =
+        run_study(parse_study(parse_toml(toml, "averaging study")), [](const std::string&) {});
+    for (const GroupResult& g : r.groups) {
+        INFO(g.label << " " << to_string(g.family));
+        CHECK(g.options.average == family_average(g.family));
+    }
+    const std::string n = "n=160000";
+    const GroupResult& uniform = find(r, "data", n, Family::uniform_average);
+    const GroupResult& tail = find(r, "data", n, Family::tail_average);
+    CHECK(tail.r_opt < 0.9 * uniform.r_opt);
+    int fits = 0;
+    for (const FitResult& f : r.fits) {
+        if (f.variable != "data.samples") continue;
+        INFO(to_string(f.family));
+        ++fits;
+        if (f.family == Family::uniform_average) CHECK(f.predicted == Approx(0.625));
+        if (f.family == Family::tail_average || f.family == Family::ewa)
+            CHECK(f.predicted == Approx(1.0 - 1.5 / 4.5));
+    }
+    CHECK(fits == 3);
+}
+
+TEST_CASE("a study sets the averaging per family, not in its base", "[study][average]") {
+    CHECK(refusal("average=uniform")
+              .rfind("`average` = uniform: a study sets the averaging per family", 0) == 0);
+    CHECK(refusal("study.families=[sgd, tail_average]").empty());
+}

@@ -207,3 +207,104 @@ TEST_CASE("data.samples with a horizon runs past the budget and records the budg
     CHECK(c.step.back() == 1875);
     CHECK(std::count(c.step.begin(), c.step.end(), 625) == 1);
 }
+
+namespace {
+/// Closed form of E[h_t^2] for one coordinate (lambda = 1, e_0 = -1) of plain SGD with batch B,
+/// step eta and noise variance sigma2, where h_t is the mean of the iterates e_s, lo < s <= t.
+/// Derived independently of the recursion's state: v_s = E[e_s^2] obeys v_{s+1} = rho v_s +
+/// eta^2 sigma2 / B with rho = (1-eta)^2 + 2 eta^2 / B (the noise (lambda^2 e^2 + lambda S +
+/// lambda sigma2) / B with S = e^2), so v_s = A rho^s + v_inf; the noise after step s is
+/// independent of e_s, so E[e_s e_r] = alpha^(r-s) v_s for r >= s with alpha = 1 - eta, and
+///   t'^2 E[h^2] = sum_s v_s (1 + 2 sum_{r=s+1..t} alpha^(r-s))
+///              = sum_s v_s ((1+alpha)/(1-alpha) - 2 alpha^(t-s+1)/(1-alpha)),  t' = t - lo,
+/// whose geometric sums are summed in closed form below.
+double mean_iterate_second_moment(double eta, double B, double sigma2, int lo, int t) {
+    const double alpha = 1.0 - eta;
+    const double rho = alpha * alpha + 2.0 * eta * eta / B;
+    const double v_inf = eta * eta * sigma2 / B / (1.0 - rho);
+    const double A = 1.0 - v_inf; // v_0 = e_0^2 = 1
+    const int n = t - lo;
+    // sum_{s=lo+1..t} rho^s, and sum_s rho^s alpha^(t+1-s) and sum_s alpha^(t+1-s).
+    const double sum_rho = std::pow(rho, lo + 1) * (1.0 - std::pow(rho, n)) / (1.0 - rho);
+    const double sum_rho_alpha =
+        std::pow(rho, lo + 1) * alpha * (std::pow(rho, n) - std::pow(alpha, n)) / (rho - alpha);
+    const double sum_alpha = alpha * (1.0 - std::pow(alpha, n)) / (1.0 - alpha);
+    const double K = (1.0 + alpha) / (1.0 - alpha);
+    const double total = A * K * sum_rho + v_inf * K * n -
+                         2.0 / (1.0 - alpha) * (A * sum_rho_alpha + v_inf * sum_alpha);
+    return total / (static_cast<double>(n) * n);
+}
+} // namespace
+
+TEST_CASE("uniform and tail averages of one noisy coordinate match their closed forms",
+          "[recursion][average]") {
+    // M = 1: lambda_1 = 1, w*_1 = 1; b = 60 makes the approximation error (~2^-61) negligible.
+    // The recursion is exact, so the only differences are rounding (~1e-13); 1e-9 relative is far
+    // tighter than the 1e-3 the averages are required to meet, and a wrong weight (1/(t+1) for
+    // 1/t, a window off by one step, an EWA-style bias correction) misses by > 1e-3.
+    SimOptions o = base();
+    o.b = 60.0;
+    o.model_size = 1;
+    o.sigma2 = 0.5;
+    o.batch = 2;
+    o.lr = 0.3;
+    o.steps = 120;
+    o.record_mode = cbs::sim::RecordMode::all;
+    const double approx = 0.5 * cbs::theory::power_tail_sum(o.b, 2.0);
+    SECTION("uniform: mean of w_1..w_t") {
+        o.average = cbs::sim::Average::uniform;
+        const Curve c = simulate_recursion(o);
+        REQUIRE(c.step.size() == 120);
+        for (int t = 1; t <= 120; ++t) {
+            INFO("step " << t);
+            const double expected = 0.5 * mean_iterate_second_moment(o.lr, 2.0, o.sigma2, 0, t);
+            CHECK(c.risk_ewa[t - 1] - approx == Approx(expected).epsilon(1e-9));
+        }
+        // The average lags the iterate early on and beats its noise floor late.
+        CHECK(c.risk_ewa[9] > 1.5 * c.risk[9]);
+        CHECK(c.risk_ewa[119] < 0.5 * c.risk[119]);
+    }
+    SECTION("tail: the current iterate, then the mean after floor((1 - f) * steps)") {
+        o.average = cbs::sim::Average::tail;
+        o.tail_fraction = 0.3; // window start floor(0.7 * 120) = 84
+        REQUIRE(o.average_start() == 84);
+        const Curve c = simulate_recursion(o);
+        REQUIRE(c.step.size() == 120);
+        for (int t = 1; t <= 120; ++t) {
+            INFO("step " << t);
+            if (t <= 84) {
+                CHECK(c.risk_ewa[t - 1] == c.risk[t - 1]);
+                continue;
+            }
+            const double expected = 0.5 * mean_iterate_second_moment(o.lr, 2.0, o.sigma2, 84, t);
+            CHECK(c.risk_ewa[t - 1] - approx == Approx(expected).epsilon(1e-9));
+        }
+    }
+}
+
+TEST_CASE("the tail window follows the data budget, tail_fraction = 1 is the uniform average",
+          "[recursion][average]") {
+    SimOptions o = base();
+    o.average = cbs::sim::Average::tail;
+    o.samples = 1000;
+    o.batch = 8; // budget ceil(1000 / 8) = 125 steps
+    o.horizon = 4.0;
+    o.tail_fraction = 0.5;
+    CHECK(o.average_start() == 62); // floor(0.5 * 125), not of the 500 steps run
+    CHECK(o.average_decay(61) == 0.0);
+    CHECK(o.average_decay(62) == 0.0); // h_63 = e_63: the first iterate of the window
+    CHECK(o.average_decay(63) == 0.5); // h_64 = (e_63 + e_64) / 2
+    CHECK(o.average_decay(72) == 10.0 / 11.0);
+    o.tail_fraction = 1.0;
+    o.horizon = 1.0;
+    o.record_points = 30;
+    SimOptions uniform = o;
+    uniform.average = cbs::sim::Average::uniform;
+    const Curve tail = simulate_recursion(o);
+    const Curve mean = simulate_recursion(uniform);
+    REQUIRE(tail.step == mean.step);
+    CHECK(tail.risk_ewa == mean.risk_ewa);
+    // ewa.decay plays no part in the uniform average.
+    uniform.ewa_decay = 0.5;
+    CHECK(simulate_recursion(uniform).risk_ewa == mean.risk_ewa);
+}

@@ -120,3 +120,22 @@ TEST_CASE("recursion matches Monte Carlo: batch 1, large step", "[recursion][mon
     o.ewa_decay = 0.9;
     check_within_standard_errors(o);
 }
+
+TEST_CASE("recursion matches Monte Carlo: uniform average", "[recursion][montecarlo][average]") {
+    SimOptions o = finite_problem();
+    o.average = cbs::sim::Average::uniform;
+    o.mc_seeds = 1000;
+    check_within_standard_errors(o);
+}
+
+TEST_CASE("recursion matches Monte Carlo: tail average with momentum, batch 1",
+          "[recursion][montecarlo][average]") {
+    SimOptions o = finite_problem();
+    o.average = cbs::sim::Average::tail;
+    o.tail_fraction = 0.3; // the mean of steps 281..400; the raw iterate before
+    o.momentum = 0.5;
+    o.lr = 0.1;
+    o.batch = 1;
+    o.mc_seeds = 1000;
+    check_within_standard_errors(o);
+}
