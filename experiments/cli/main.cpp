@@ -64,9 +64,9 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    // The long-running, OpenMP-heavy commands wait passively (omp_wait_policy.hpp).
+    // The long-running, OpenMP-heavy commands spin only briefly when waiting (omp_wait_policy.hpp).
     for (const CLI::App* heavy : {run, sweep, train_lm})
-        if (heavy->parsed()) cbs::exp::reexec_with_passive_omp_wait(argv);
+        if (heavy->parsed()) cbs::exp::reexec_with_short_omp_spin(argv);
 
     try {
         if (simulate->parsed()) return cbs::exp::run_simulate(simulate_args);

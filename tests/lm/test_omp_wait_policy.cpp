@@ -1,4 +1,4 @@
-// The LM-training commands run with passive OpenMP waiting unless the user chose a policy
+// The LM-training commands run with GOMP_SPINCOUNT=10000 unless the user chose a wait policy
 // (experiments/cli/omp_wait_policy.hpp): read from the running process's environment.
 #include "tests/support/process.hpp"
 
@@ -10,9 +10,9 @@
 
 namespace {
 
-// The OMP_WAIT_POLICY entry of a running `cbs train-lm`'s environment 1.5 s after its start
-// (long after the re-exec, long before the run ends); "" when absent.
-std::string wait_policy_seen(const std::vector<std::string>& env) {
+// The `key` entry of a running `cbs train-lm`'s environment 1.5 s after its start (long after the
+// re-exec, long before the run ends); "" when absent.
+std::string env_seen(const std::string& key, const std::vector<std::string>& env) {
     const auto dir =
         std::filesystem::temp_directory_path() / ("cbs_omp_wait_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
@@ -28,18 +28,22 @@ std::string wait_policy_seen(const std::vector<std::string>& env) {
     all << in.rdbuf();
     std::string item, seen;
     while (std::getline(all, item, '\0'))
-        if (item.rfind("OMP_WAIT_POLICY=", 0) == 0) seen = item.substr(16);
+        if (item.rfind(key + "=", 0) == 0) seen = item.substr(key.size() + 1);
     std::filesystem::remove_all(dir);
     return seen; // the destructor kills the run
 }
 
 } // namespace
 
-TEST_CASE("cbs train-lm re-runs itself with OMP_WAIT_POLICY=PASSIVE when it is unset", "[lm]") {
+TEST_CASE("cbs train-lm re-runs itself with GOMP_SPINCOUNT=10000 when no policy is set", "[lm]") {
     ::unsetenv("OMP_WAIT_POLICY");
-    CHECK(wait_policy_seen({}) == "PASSIVE");
+    ::unsetenv("GOMP_SPINCOUNT");
+    CHECK(env_seen("GOMP_SPINCOUNT", {}) == "10000");
 }
 
-TEST_CASE("a user's OMP_WAIT_POLICY is kept", "[lm]") {
-    CHECK(wait_policy_seen({"OMP_WAIT_POLICY=ACTIVE"}) == "ACTIVE");
+TEST_CASE("a user's OpenMP wait policy is kept", "[lm]") {
+    ::unsetenv("OMP_WAIT_POLICY");
+    ::unsetenv("GOMP_SPINCOUNT");
+    CHECK(env_seen("GOMP_SPINCOUNT", {"OMP_WAIT_POLICY=ACTIVE"}).empty());
+    CHECK(env_seen("GOMP_SPINCOUNT", {"GOMP_SPINCOUNT=123"}) == "123");
 }
