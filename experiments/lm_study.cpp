@@ -5,13 +5,19 @@
 #include "experiments/sweep.hpp"
 #include "theory/check.hpp"
 
+#include "experiments/run_output.hpp"
+#include "theory/fnv1a.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fmt/format.h>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
+#include <thread>
 
 namespace cbs::exp {
 
@@ -65,6 +71,92 @@ std::int64_t int_attr(const data::RunRecord& run, const std::string& key) {
     if (const auto* i = std::get_if<std::int64_t>(&it->second)) return *i;
     if (const auto* d = std::get_if<double>(&it->second)) return static_cast<std::int64_t>(*d);
     throw UserError(fmt::format("run '{}': attribute `{}` must be a number", run.id, key));
+}
+
+/// FNV-1a 64 of a file's bytes as 16 hex digits ("" if it cannot be read).
+std::string file_checksum(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return "";
+    std::uint64_t hash = kFnv1aBasis;
+    std::vector<char> buffer(1 << 20);
+    while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        hash = fnv1a(buffer.data(), static_cast<std::size_t>(in.gcount()), hash);
+    }
+    return fmt::format("{:016x}", hash);
+}
+
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) {
+            const auto colon = line.find(':');
+            return colon == std::string::npos ? line : unquoted(line.substr(colon + 1));
+        }
+    return "unknown";
+}
+
+std::string last_value(const ConfigEntries& entries, const std::string& key,
+                       const std::string& fallback) {
+    std::string value = fallback;
+    for (const ConfigEntry& e : entries)
+        if (e.key == key) value = unquoted(e.value);
+    return value;
+}
+
+/// /cbs/lm_sittings: one row per `cbs run` of this study file (a study may run over several
+/// sittings), with the machine, the backend and the seconds; attributes: the summed wall time and
+/// checksums of the corpus shards and tokenizer the runs read.
+data::Table sittings_table(const RunStore& store, const ConfigEntries& entries,
+                           const std::string& started, double seconds, std::size_t ran) {
+    std::vector<std::string> when, cpu, backend, sha;
+    std::vector<double> secs, trainings, cores;
+    if (const auto old = store.table("cbs/lm_sittings")) {
+        for (const auto& [name, column] : old->columns) {
+            if (name == "started") when = std::get<std::vector<std::string>>(column);
+            if (name == "cpu_model") cpu = std::get<std::vector<std::string>>(column);
+            if (name == "backend") backend = std::get<std::vector<std::string>>(column);
+            if (name == "git_sha") sha = std::get<std::vector<std::string>>(column);
+            if (name == "seconds") secs = std::get<std::vector<double>>(column);
+            if (name == "trainings_run") trainings = std::get<std::vector<double>>(column);
+            if (name == "cores") cores = std::get<std::vector<double>>(column);
+        }
+        const std::size_t n = when.size();
+        if (cpu.size() != n || backend.size() != n || sha.size() != n || secs.size() != n ||
+            trainings.size() != n || cores.size() != n)
+            when.clear(), cpu.clear(), backend.clear(), sha.clear(), secs.clear(),
+                trainings.clear(), cores.clear(); // an unexpected layout: start afresh
+    }
+    when.push_back(started);
+    cpu.push_back(cpu_model());
+    backend.push_back(last_value(entries, "backend", "cpu"));
+    sha.push_back(cbs_git_sha());
+    secs.push_back(seconds);
+    trainings.push_back(static_cast<double>(ran));
+    cores.push_back(static_cast<double>(std::thread::hardware_concurrency()));
+    data::Table t;
+    t.columns = {{"started", when},    {"seconds", secs},  {"trainings_run", trainings},
+                 {"backend", backend}, {"cpu_model", cpu}, {"cores", cores},
+                 {"git_sha", sha}};
+    double total = 0;
+    for (const double s : secs)
+        total += s;
+    const std::string train = last_value(entries, "data.train", "");
+    const std::string val = last_value(entries, "data.val", "");
+    const std::string tokenizer =
+        (std::filesystem::path(train).parent_path() / "tokenizer.model").string();
+    t.attrs["description"] = std::string(
+        "LM study: one row per `cbs run` sitting (UTC start, wall seconds, trainings run, "
+        "backend, CPU, cores, commit); checksums are FNV-1a 64 of the files' bytes");
+    t.attrs["total_seconds"] = total;
+    t.attrs["train_path"] = train;
+    t.attrs["train_fnv1a"] = file_checksum(train);
+    t.attrs["val_path"] = val;
+    t.attrs["val_fnv1a"] = file_checksum(val);
+    t.attrs["tokenizer_path"] = tokenizer;
+    t.attrs["tokenizer_fnv1a"] = file_checksum(tokenizer);
+    return t;
 }
 
 } // namespace
@@ -139,6 +231,7 @@ bool is_lm_study(const ConfigEntries& entries) {
 LmStudyResult run_lm_study(const ConfigEntries& entries, const std::string& config_text,
                            const std::string& out_path, int bootstrap, bool quiet) {
     const auto start = std::chrono::steady_clock::now();
+    const std::string started = data::utc_timestamp();
     // Every point validated before anything is trained or written.
     const std::vector<SweepRun> runs = make_sweep_runs(expand_axes(entries));
     LmStudyResult result;
@@ -260,6 +353,12 @@ LmStudyResult run_lm_study(const ConfigEntries& entries, const std::string& conf
                     "model.size), 95% intervals; variable joint: CBS = c D^exponent N^gamma");
     store.set_table("fits/lm", lm_fits);
     store.set_table("cbs/steps", steps_table);
+    store.set_table(
+        "cbs/lm_sittings",
+        sittings_table(
+            store, entries, started,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+            result.ran));
     store.set_table("cbs/estimates", estimates_table(estimates));
     store.set_table("fits/cbs", fits_table(fit_rows));
     store.checkpoint();

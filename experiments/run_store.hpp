@@ -39,6 +39,9 @@ public:
     /// returns). Adding an id that already exists replaces it.
     void add(const data::RunRecord& run);
 
+    /// Thread-safe: a stored table (loaded from PATH or set since), if any.
+    std::optional<data::Table> table(const std::string& name) const;
+
     /// Sets a table (e.g. "cbs/estimates"); written at the next checkpoint.
     void set_table(const std::string& name, const data::Table& table);
 

@@ -19,6 +19,13 @@ case "$mode" in
 check)
     "$cbs" run "$study" --out "$work/lm.h5" >"$work/log" 2>&1 || { cat "$work/log"; exit 1; }
     "$py" scripts/check_lm_cbs.py "$work/lm.h5"
+    "$py" - "$work/lm.h5" <<'PY'
+import sys, h5py
+t = h5py.File(sys.argv[1], "r")["cbs/lm_sittings"]
+assert t["trainings_run"][()].tolist() == [16.0], t["trainings_run"][()]
+assert t.attrs["total_seconds"] > 0 and len(t.attrs["train_fnv1a"]) == 16, dict(t.attrs)
+assert t["backend"][0] in (b"cpu", "cpu"), t["backend"][()]
+PY
     cp "$work/lm.h5" "$work/tampered.h5"
     "$py" - "$work/tampered.h5" <<'PY'
 import sys, h5py
