@@ -75,8 +75,21 @@ resume)
     done
     kill -9 "$pid" 2>/dev/null || { echo "the run finished before the kill: nothing tested"; exit 1; }
     wait "$pid" 2>/dev/null || true
-    n=$(ls "$work/killed.h5.journal" | wc -l)
-    echo "killed with $n runs in the journal"
+    # Finished runs: those in the journal plus those a checkpoint already moved into the file.
+    n=$("$py" - "$work/killed.h5" <<'PY'
+import os, sys, h5py
+ids = set()
+if os.path.exists(sys.argv[1]):
+    with h5py.File(sys.argv[1], "r") as f:
+        ids |= set(f["runs"]) if "runs" in f else set()
+journal = sys.argv[1] + ".journal"
+if os.path.isdir(journal):
+    ids |= {name[:-3] for name in os.listdir(journal) if name.endswith(".h5")}
+print(len(ids))
+PY
+)
+    echo "killed with $n runs finished"
+    [ "$n" -lt 16 ] || { echo "all runs had finished before the kill: nothing tested"; exit 1; }
     "$cbs" run "$study" --out "$work/killed.h5" >"$work/log3" 2>&1 || { cat "$work/log3"; exit 1; }
     grep -q "16 trainings ($((16 - n)) run now)" "$work/log3" ||
         { echo "the rerun did not skip the $n finished runs:"; cat "$work/log3"; exit 1; }

@@ -1,9 +1,11 @@
 // Budgets share runs (experiments/lm_study.hpp): one LM run with data.budgets serves every budget
 // exactly as a separate run per budget would, the sparse evaluation grid of eval.spacing locates
 // steps-to-target within 2% of an every-step evaluation, and the keys refuse bad values.
+#include "experiments/config_source.hpp"
 #include "experiments/lm_study.hpp"
 #include "experiments/measure.hpp"
 #include "experiments/steps_to_target.hpp"
+#include "experiments/sweep.hpp"
 #include "gpu/schedules.hpp"
 #include "gpu/train_loop.hpp"
 #include "lm_test_util.hpp"
@@ -11,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <set>
 
 using namespace cbs::lm;
 using namespace lmtest;
@@ -189,4 +192,44 @@ TEST_CASE("data.budgets and warmup.tokens refuse bad values with the key and the
     CHECK(ok.warmup_steps() == 4);  // 256 / (16 x 4)
     CHECK(learning_rate(ok, 0) == Approx(0.1 * ok.lr));
     CHECK(learning_rate(ok, 100) == ok.lr);
+}
+
+TEST_CASE("the committed LM study files keep the study's design", "[lm]") {
+    // experiments/studies/lm_cpu_study.toml (and lm_gpu.toml, the same design at larger scale):
+    // >= 3 model sizes over >= 4x non-embedding parameters, >= 4 budgets over >= 8x tokens served
+    // by shared runs, >= 6 batch sizes over >= 32x, >= 2 learning rates, several EWA decays.
+    for (const char* name : {"lm_cpu_study.toml", "lm_gpu.toml"}) {
+        INFO(name);
+        const auto entries =
+            cbs::exp::load_toml_file(std::string(CBS_SOURCE_DIR) + "/experiments/studies/" + name);
+        const auto points = cbs::exp::expand_axes(entries);
+        std::set<std::int64_t> sizes, batches;
+        std::set<double> lrs;
+        std::vector<std::int64_t> budgets;
+        std::size_t decays = 0;
+        for (const auto& p : points) {
+            std::vector<std::pair<std::string, std::string>> kv;
+            for (const auto& e : p)
+                kv.emplace_back(e.key, e.value);        // as make_sweep_runs passes them
+            const LmOptions o = resolve_lm_options(kv); // every point validates
+            sizes.insert(o.model.non_embedding_parameters());
+            batches.insert(o.batch);
+            lrs.insert(o.lr);
+            budgets = o.budgets;
+            decays = o.ewa_decays.size();
+            CHECK(o.schedule == LrSchedule::constant);
+            CHECK(o.warmup_tokens > 0);
+            CHECK(o.eval_spacing > 0);
+            CHECK(o.eval_spacing <= 0.05);
+        }
+        REQUIRE(sizes.size() >= 3u);
+        CHECK(static_cast<double>(*sizes.rbegin()) >= 4.0 * static_cast<double>(*sizes.begin()));
+        REQUIRE(budgets.size() >= 4u);
+        CHECK(budgets.back() >= 8 * budgets.front());
+        REQUIRE(batches.size() >= 6u);
+        CHECK(*batches.rbegin() >= 32 * *batches.begin());
+        CHECK(lrs.size() >= 2u);
+        CHECK(decays >= 3u);
+        CHECK(points.size() == sizes.size() * batches.size() * lrs.size()); // one run each
+    }
 }
