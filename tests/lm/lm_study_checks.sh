@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CTest checks of `cbs run` on an LM study whose budgets share runs (tests/lm/lm_budgets_tiny.toml):
 #   check   scripts/check_lm_cbs.py recomputes the stored CBS table from the curves (exit 0) and
-#           catches a tampered table (exit 1);
+#           catches a tampered table (exit 1); `cbs measure` of the file agrees with `cbs run`;
 #   report  the main job's report (scripts/main-report.sh) with a committed-like LM study file
 #           beside the main study shows the LM figures and judges both LM claims;
 #   resume  a `cbs run` killed (SIGKILL) after some runs finished, then rerun, gives the same
@@ -25,6 +25,20 @@ t = h5py.File(sys.argv[1], "r")["cbs/lm_sittings"]
 assert t["trainings_run"][()].tolist() == [16.0], t["trainings_run"][()]
 assert t.attrs["total_seconds"] > 0 and len(t.attrs["train_fnv1a"]) == 16, dict(t.attrs)
 assert t["backend"][0] in (b"cpu", "cpu"), t["backend"][()]
+PY
+    # `cbs measure` on the same file serves the shared budgets as `cbs run` did.
+    "$cbs" measure "$work/lm.h5" --json >"$work/measure.json"
+    "$py" - "$work/lm.h5" "$work/measure.json" <<'PY'
+import json, sys, h5py
+est = h5py.File(sys.argv[1], "r")["cbs/estimates"]
+stored = {g.decode(): (t, c) for g, t, c in zip(est["group"][()], est["target"][()],
+                                                 est["cbs_study"][()])}
+groups = json.load(open(sys.argv[2]))["groups"]
+assert len(groups) == len(stored) == 6, (len(groups), len(stored))
+for g in groups:
+    t, c = stored[g["group"]]
+    assert g["target"] == t and g["cbs"]["study"] == c, (g["group"], g["target"], t, c)
+print("cbs measure agrees with cbs run on", len(groups), "groups")
 PY
     cp "$work/lm.h5" "$work/tampered.h5"
     "$py" - "$work/tampered.h5" <<'PY'
