@@ -44,12 +44,12 @@ const std::vector<std::string>& group_keys() {
     static const std::vector<std::string> keys{"simulator",       "spectrum.a",    "spectrum.b",
                                                "spectrum.file",   "noise.sigma2",  "model.size",
                                                "data.samples",    "precond.power", "schedule",
-                                               "warmup.fraction", "model.context"};
+                                               "warmup.fraction", "model.context", "warmup.tokens"};
     return keys;
 }
 
 std::vector<MeasuredGroup> measure_study(const data::Study& study, double anchor, int bootstrap,
-                                         double target_multiple) {
+                                         double target_multiple, bool target_by_budget) {
     // Group runs by the values of group_keys().
     std::map<std::vector<std::string>, std::vector<const data::RunRecord*>> groups;
     for (const data::RunRecord& run : study.runs) {
@@ -90,7 +90,11 @@ std::vector<MeasuredGroup> measure_study(const data::Study& study, double anchor
                     n));
             const auto budget = static_cast<std::int64_t>(std::ceil(n / batch));
             const auto it = std::find(run->step.begin(), run->step.end(), budget);
-            if (it != run->step.end()) {
+            if (target_by_budget) {
+                for (std::size_t k = 0; k < run->step.size() && run->step[k] <= budget; ++k)
+                    if (std::isfinite(run->risk_ewa[k]))
+                        g.target = std::min(g.target, run->risk_ewa[k]);
+            } else if (it != run->step.end()) {
                 const double r = run->risk_ewa[static_cast<std::size_t>(it - run->step.begin())];
                 if (std::isfinite(r)) g.target = std::min(g.target, r);
             }

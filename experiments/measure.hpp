@@ -29,8 +29,11 @@ struct MeasuredGroup {
 
 /// Groups and measures. Runs need integer attribute `batch` and `data.samples` > 0 (else
 /// cbs::UserError naming the run); diverged runs count as never reaching the target.
-/// `target_multiple` scales the target (1 = the study's R_opt).
+/// `target_multiple` scales the target (1 = the study's R_opt). `target_by_budget`: the target
+/// is the best EWA risk reached at any recorded step up to the budget step (the LM study's
+/// "best loss reached by D tokens"), instead of the value at the budget step.
 std::vector<MeasuredGroup> measure_study(const data::Study& study, double anchor, int bootstrap,
-                                         double target_multiple = 1.0);
+                                         double target_multiple = 1.0,
+                                         bool target_by_budget = false);
 
 } // namespace cbs::exp

@@ -243,6 +243,13 @@ void RunStore::add(const std::vector<data::RunRecord>& runs) {
         upsert(study_.runs, run);
 }
 
+std::optional<data::Table> RunStore::table(const std::string& name) const {
+    const std::lock_guard<std::mutex> guard(mutex_);
+    const auto it = study_.tables.find(name);
+    if (it == study_.tables.end()) return std::nullopt;
+    return it->second;
+}
+
 void RunStore::set_table(const std::string& name, const data::Table& table) {
     check_table_name(name);
     const std::lock_guard<std::mutex> guard(mutex_);

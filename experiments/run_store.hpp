@@ -46,6 +46,9 @@ public:
     /// files in name order, not in the order they were written). No-op if empty.
     void add(const std::vector<data::RunRecord>& runs);
 
+    /// Thread-safe: a stored table (loaded from PATH or set since), if any.
+    std::optional<data::Table> table(const std::string& name) const;
+
     /// Sets a table (e.g. "cbs/estimates"); written at the next checkpoint.
     void set_table(const std::string& name, const data::Table& table);
 

@@ -128,7 +128,7 @@ std::vector<std::string> list_items(const std::string& key, const std::string& v
 }
 
 bool is_list_valued_key(const std::string& key) {
-    return key == "ewa.decays";
+    return key == "ewa.decays" || key == "data.budgets";
 }
 
 std::vector<ConfigEntries> expand_axes(const ConfigEntries& entries) {

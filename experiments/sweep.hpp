@@ -24,7 +24,8 @@ bool is_list_value(const std::string& value);
 std::vector<std::string> list_items(const std::string& key, const std::string& value);
 
 /// Keys whose single value is a list, so that a list given for them is not a sweep axis:
-/// `ewa.decays` (the LM trainer's EWA decays, all tracked in one run).
+/// `ewa.decays` (the LM trainer's EWA decays, all tracked in one run), `data.budgets` (the token
+/// budgets one LM run serves).
 bool is_list_valued_key(const std::string& key);
 
 /// The cartesian product of all list-valued entries (except is_list_valued_key ones); scalar

@@ -4,6 +4,7 @@
 #include "theory/check.hpp"
 #include "theory/fnv1a.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fmt/format.h>
@@ -78,6 +79,27 @@ std::string list_text(const std::vector<double>& v) {
     std::string s = "[";
     for (std::size_t i = 0; i < v.size(); ++i)
         s += (i ? ", " : "") + double_text(v[i]);
+    return s + "]";
+}
+
+// "[4096, 8192]" (integers; "[]" = none).
+std::vector<std::int64_t> parse_int_list(const std::string& key, const std::string& text) {
+    std::string body = text;
+    body.erase(0, std::min(body.size(), body.find_first_not_of(" \t")));
+    if (body == "[]") return {};
+    std::vector<std::int64_t> out;
+    for (const double v : parse_double_list(key, text)) {
+        if (!(v == std::floor(v) && std::abs(v) < 9.0e18))
+            refuse(key, text, "must be a list of integers like [1048576, 4194304]");
+        out.push_back(static_cast<std::int64_t>(v));
+    }
+    return out;
+}
+
+std::string int_list_text(const std::vector<std::int64_t>& v) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < v.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(v[i]);
     return s + "]";
 }
 
@@ -167,6 +189,16 @@ const std::vector<Key>& keys() {
             "data.tokens",
             "token budget D, [0, 1e18]; > 0 sets steps = ceil(ceil(D / context) / batch)",
             &LmOptions::tokens));
+        t.push_back(
+            Key{"data.budgets",
+                "token budgets served by one run, increasing (needs data.tokens = 0, "
+                "schedule = constant, warmup.tokens or warmup.fraction = 0); the run "
+                "goes to horizon * the largest; [] = off",
+                Kind::list,
+                [](LmOptions& o, const std::string& key, const std::string& text) {
+                    o.budgets = parse_int_list(key, text);
+                },
+                [](const LmOptions& o) { return data::AttrValue(int_list_text(o.budgets)); }});
         t.push_back(number_key("data.horizon",
                                "with data.tokens: run horizon * budget steps, [1, 1000]",
                                &LmOptions::horizon));
@@ -197,6 +229,10 @@ const std::vector<Key>& keys() {
         t.push_back(number_key("warmup.fraction",
                                "warmup length as a fraction of the budget steps, [0, 1)",
                                &LmOptions::warmup_fraction));
+        t.push_back(number_key("warmup.tokens",
+                               "warmup length in tokens (> 0 replaces warmup.fraction), below "
+                               "the smallest budget",
+                               &LmOptions::warmup_tokens));
         t.push_back(number_key("decay.fraction",
                                "wsd: decay phase, fraction of budget steps (0, 1]",
                                &LmOptions::decay_fraction));
@@ -220,6 +256,10 @@ const std::vector<Key>& keys() {
                                &LmOptions::dense_fraction));
         t.push_back(number_key("eval.dense_points", "evaluations in that final part, [0, 1e6]",
                                &LmOptions::dense_points));
+        t.push_back(number_key("eval.spacing",
+                               "> 0: evaluations at most this relative step gap apart over each "
+                               "budget's window [(1 - dense_fraction) S, horizon S], [0, 1]",
+                               &LmOptions::eval_spacing));
         t.push_back(number_key("log.every", "tokens/s line on stderr every k steps (0 = end only)",
                                &LmOptions::log_every));
         t.push_back(number_key("seed", "seed of the initialisation and the data order (>= 0)",
@@ -259,16 +299,43 @@ std::int64_t ceil_div(std::int64_t n, std::int64_t d) {
 }
 } // namespace
 
+std::int64_t LmOptions::run_tokens() const {
+    if (tokens > 0) return tokens;
+    return budgets.empty() ? 0 : *std::max_element(budgets.begin(), budgets.end());
+}
+
+std::vector<std::int64_t> LmOptions::served_budgets() const {
+    if (!budgets.empty()) return budgets;
+    if (tokens > 0) return {tokens};
+    return {};
+}
+
 std::int64_t LmOptions::budget_sequences() const {
-    return tokens > 0 ? ceil_div(tokens, model.context) : 0;
+    return run_tokens() > 0 ? ceil_div(run_tokens(), model.context) : 0;
 }
 
 std::int64_t LmOptions::budget_steps() const {
-    return tokens > 0 ? ceil_div(budget_sequences(), batch) : steps;
+    return run_tokens() > 0 ? ceil_div(budget_sequences(), batch) : steps;
+}
+
+std::int64_t LmOptions::steps_for_tokens(std::int64_t budget_tokens) const {
+    return ceil_div(ceil_div(budget_tokens, model.context), batch);
+}
+
+std::int64_t LmOptions::horizon_steps_for_tokens(std::int64_t budget_tokens) const {
+    const double total = std::ceil(horizon * static_cast<double>(steps_for_tokens(budget_tokens)));
+    return total < 9.2e18 ? static_cast<std::int64_t>(total)
+                          : std::numeric_limits<std::int64_t>::max();
+}
+
+std::int64_t LmOptions::warmup_steps() const {
+    if (warmup_tokens > 0) return ceil_div(warmup_tokens, batch * model.context);
+    return static_cast<std::int64_t>(
+        std::llround(warmup_fraction * static_cast<double>(budget_steps())));
 }
 
 std::int64_t LmOptions::total_steps() const {
-    if (tokens <= 0) return steps;
+    if (run_tokens() <= 0) return steps;
     const double total = std::ceil(horizon * static_cast<double>(budget_steps()));
     // Saturate instead of casting a double beyond the int64 range; validate() refuses > 1e9.
     return total < 9.2e18 ? static_cast<std::int64_t>(total)
@@ -282,9 +349,32 @@ void LmOptions::validate() const {
     if (val_path.empty()) refuse("data.val", "\"\"", "a validation token shard is required");
     if (tokens < 0 || tokens > kMaxTokens)
         refuse("data.tokens", std::to_string(tokens), "must be in [0, 1e18]");
+    if (!budgets.empty()) {
+        const std::string text = int_list_text(budgets);
+        for (const std::int64_t b : budgets)
+            if (b < 1 || b > kMaxTokens)
+                refuse("data.budgets", text,
+                       fmt::format("every budget must be in [1, 1e18] ({} is not)", b));
+        for (std::size_t i = 1; i < budgets.size(); ++i)
+            if (budgets[i] <= budgets[i - 1])
+                refuse("data.budgets", text, "must be strictly increasing");
+        if (tokens != 0)
+            refuse(
+                "data.tokens", std::to_string(tokens),
+                "must be 0 with data.budgets (the run's length is horizon * the largest budget)");
+        if (schedule != LrSchedule::constant)
+            refuse("schedule", to_string(schedule),
+                   "must be constant with data.budgets (a decay ties the run to one budget)");
+        if (warmup_tokens == 0 && warmup_fraction != 0)
+            refuse("warmup.fraction", num(warmup_fraction),
+                   "must be 0 with data.budgets: fix the warmup in tokens (warmup.tokens), so "
+                   "that every budget shares it");
+    }
+    if (!(eval_spacing >= 0 && eval_spacing <= 1))
+        refuse("eval.spacing", num(eval_spacing), "must be in [0, 1] (0 = off)");
     if (!(horizon >= 1 && horizon <= 1000))
         refuse("data.horizon", num(horizon), "must be in [1, 1000]");
-    if (tokens == 0 && (steps < 1 || steps > kMaxSteps))
+    if (run_tokens() == 0 && (steps < 1 || steps > kMaxSteps))
         refuse("steps", std::to_string(steps), "must be in [1, 1e9]");
     if (batch < 1 || batch > kMaxBatch)
         refuse("batch", std::to_string(batch), "must be in [1, 1e9]");
@@ -300,6 +390,22 @@ void LmOptions::validate() const {
         refuse("batch", std::to_string(batch),
                fmt::format("times model.context = {} times the {} steps must be <= 1e18 tokens",
                            model.context, total_steps()));
+    if (warmup_tokens < 0 || warmup_tokens > kMaxTokens)
+        refuse("warmup.tokens", std::to_string(warmup_tokens), "must be in [0, 1e18]");
+    if (warmup_tokens > 0) {
+        if (run_tokens() > 0) {
+            const auto budgets_served = served_budgets();
+            const std::int64_t smallest =
+                *std::min_element(budgets_served.begin(), budgets_served.end());
+            if (warmup_tokens >= smallest)
+                refuse("warmup.tokens", std::to_string(warmup_tokens),
+                       fmt::format("must be below the smallest budget ({} tokens)", smallest));
+        } else if (warmup_tokens >= steps * batch * model.context) {
+            refuse("warmup.tokens", std::to_string(warmup_tokens),
+                   fmt::format("must be below the run's {} tokens (steps x batch x context)",
+                               steps * batch * model.context));
+        }
+    }
     if (micro_batch < 0) refuse("micro_batch", std::to_string(micro_batch), "must be >= 0");
     if (batch % micro_batch_size() != 0)
         refuse("micro_batch", std::to_string(micro_batch),

@@ -27,9 +27,13 @@ struct LmOptions {
     ModelConfig model; ///< model.*: see model_config.hpp
 
     // data
-    std::string train_path;   ///< data.train: token shard (llm.c format) to train on
-    std::string val_path;     ///< data.val: token shard for the validation loss
-    std::int64_t tokens = 0;  ///< data.tokens: budget D in tokens, [0, 1e18]; > 0 sets steps
+    std::string train_path;  ///< data.train: token shard (llm.c format) to train on
+    std::string val_path;    ///< data.val: token shard for the validation loss
+    std::int64_t tokens = 0; ///< data.tokens: budget D in tokens, [0, 1e18]; > 0 sets steps
+    /// data.budgets: token budgets one run serves (increasing, each in [1, 1e18]); the run goes
+    /// to horizon * the largest; needs data.tokens = 0, schedule = constant and a warmup fixed in
+    /// tokens (or none). [] = off.
+    std::vector<std::int64_t> budgets;
     double horizon = 1.0;     ///< data.horizon: run horizon * budget steps, [1, 1000]
     std::int64_t steps = 100; ///< steps: when data.tokens = 0; [1, 1e9]
 
@@ -44,7 +48,9 @@ struct LmOptions {
     double grad_clip = 1.0;       ///< grad_clip: global-norm clipping threshold; 0 = off
     LrSchedule schedule = LrSchedule::constant; ///< schedule: constant | cosine | wsd
     double warmup_fraction = 0.1;               ///< warmup.fraction: of the budget steps, [0, 1)
-    double decay_fraction = 0.2;                ///< decay.fraction: WSD decay phase, (0, 1]
+    std::int64_t warmup_tokens = 0; ///< warmup.tokens: warmup length in tokens; > 0 replaces
+                                    ///< warmup.fraction; below the smallest budget
+    double decay_fraction = 0.2;    ///< decay.fraction: WSD decay phase, (0, 1]
     double final_lr_fraction = 0.0; ///< decay.final_fraction: cosine/WSD end LR / peak, [0, 1]
     std::vector<double> ewa_decays{0.99, 0.999}; ///< ewa.decays: tracked EWA decays, each [0, 1)
 
@@ -53,15 +59,29 @@ struct LmOptions {
     std::int64_t eval_sequences = 64; ///< eval.sequences: val sequences per evaluation; 0 = all
     double dense_fraction = 0.1;      ///< eval.dense_fraction: final part evaluated densely
     std::int64_t dense_points = 10;   ///< eval.dense_points: evaluations in that final part
-    std::int64_t log_every = 0;       ///< log.every: tokens/s line on stderr every k steps
-    std::int64_t seed = 0;            ///< seed: init and data order
-    std::string backend = "cpu";      ///< backend: cpu (fast) | reference | cuda
+    /// eval.spacing: > 0 adds evaluations at most this relative step gap apart over each budget's
+    /// window [(1 - eval.dense_fraction) S_b, ceil(horizon S_b)], S_b its budget step; [0, 1]
+    double eval_spacing = 0;
+    std::int64_t log_every = 0;  ///< log.every: tokens/s line on stderr every k steps
+    std::int64_t seed = 0;       ///< seed: init and data order
+    std::string backend = "cpu"; ///< backend: cpu (fast) | reference | cuda
 
     std::int64_t micro_batch_size() const { return micro_batch > 0 ? micro_batch : batch; }
-    /// Sequences in the data budget: ceil(tokens / context) (0 without a budget).
+    /// Tokens the run's length is set by: data.tokens, else the largest of data.budgets, else 0.
+    std::int64_t run_tokens() const;
+    /// The budgets the run serves: data.budgets, else {data.tokens} (empty without a budget).
+    std::vector<std::int64_t> served_budgets() const;
+    /// Sequences in the data budget: ceil(run_tokens / context) (0 without a budget).
     std::int64_t budget_sequences() const;
     /// ceil(budget_sequences / batch) with a budget, else steps.
     std::int64_t budget_steps() const;
+    /// ceil(ceil(budget_tokens / context) / batch): the step at which a budget is reached.
+    std::int64_t steps_for_tokens(std::int64_t budget_tokens) const;
+    /// ceil(horizon * steps_for_tokens(budget_tokens)): the last step a budget's runs may use.
+    std::int64_t horizon_steps_for_tokens(std::int64_t budget_tokens) const;
+    /// Warmup steps: ceil(warmup.tokens / (batch context)) if warmup.tokens > 0, else
+    /// round(warmup.fraction * budget_steps()).
+    std::int64_t warmup_steps() const;
     /// ceil(horizon * budget_steps) with a budget, else steps.
     std::int64_t total_steps() const;
     /// Throws cbs::UserError("`key` = value: rule") for the first violated rule.

@@ -2,6 +2,7 @@
 
 #include "data/study_file.hpp"
 #include "experiments/cbs_estimators.hpp"
+#include "experiments/lm_study.hpp"
 #include "experiments/measure.hpp"
 #include "experiments/scaling_fits.hpp"
 #include "theory/check.hpp"
@@ -136,11 +137,16 @@ int run_measure_command(const MeasureArgs& args) {
             rows.push_back(std::move(r));
         }
     } else {
-        const data::Study study = data::read_study(args.input);
+        data::Study study = data::read_study(args.input);
         if (study.runs.empty())
             throw UserError(fmt::format("'{}': the study file holds no runs", args.input));
-        for (const MeasuredGroup& g :
-             measure_study(study, args.anchor, args.bootstrap, args.target_multiple))
+        // LM runs with data.budgets serve each of their budgets, measured as `cbs run` does
+        // (experiments/lm_study.hpp): R_opt(D) is then the best loss reached by D tokens.
+        const std::size_t stored = study.runs.size();
+        study.runs = expand_budgets(study.runs);
+        const bool shared_budgets = study.runs.size() != stored;
+        for (const MeasuredGroup& g : measure_study(study, args.anchor, args.bootstrap,
+                                                    args.target_multiple, shared_budgets))
             rows.push_back({g.label, g.target, g.measurable, g.note, g.cbs});
     }
     print_rows(rows, args.json);

@@ -53,7 +53,9 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
                             "study instead: its list values are sweep axes (as in `cbs sweep`), "
                             "runs are measured per model size and data budget and the CBS fitted "
                             "against both (experiments/lm_study.hpp, experiments/studies/"
-                            "lm_cpu.toml).\n"));
+                            "lm_cpu.toml). With data.budgets = [D1, ...] one training per "
+                            "(model, batch, lr) serves every budget (experiments/studies/"
+                            "lm_cpu_study.toml, docs/results-lm.md).\n"));
     return cmd;
 }
 

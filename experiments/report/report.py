@@ -163,6 +163,17 @@ class Collection:
                     r["file"] = s.name
                     target.append(r)
         self.runs = [dict(r, file=s.name) for s in studies for r in s.runs]
+        # LM studies of `cbs run` (experiments/lm_study.hpp): their per-(N, D) groups are drawn and
+        # judged by the LM section below, not by the per-series code.
+        self.lm_fits = []
+        for s in studies:
+            for r in rows(s.tables.get("fits/lm")):
+                r["file"] = s.name
+                self.lm_fits.append(r)
+        self.lm_files = {s.name for s in studies if "fits/lm" in s.tables}
+
+    def is_lm_study(self, file, series):
+        return file in self.lm_files and series == "lm"
 
     def series_keys(self):
         keys = []
@@ -289,6 +300,8 @@ def figure_risk_curves(col, writer):
 
 def figure_steps_vs_batch(col, writer):
     for file, series in col.series_keys():
+        if col.is_lm_study(file, series):
+            continue
         variable = col.swept_variable(file, series)
         families = col.families(file, series)
         if not families:
@@ -339,7 +352,7 @@ def figure_steps_vs_batch(col, writer):
 def figure_cbs_vs_variable(col, writer, variable):
     column = x_column(variable)
     for file, series in col.series_keys():
-        if col.swept_variable(file, series) != variable:
+        if col.swept_variable(file, series) != variable or col.is_lm_study(file, series):
             continue
         fig, ax = plt.subplots(figsize=(7, 4.8))
         drawn = False
@@ -525,7 +538,8 @@ def figure_width_convergence(col, writer):
 
 
 def figure_lm_curves(col, writer):
-    runs = [r for r in col.runs if "train_loss" in r and len(r.get("risk", [])) > 1]
+    runs = [r for r in col.runs if "train_loss" in r and len(r.get("risk", [])) > 1
+            and r["file"] not in col.lm_files]
     if not runs:
         return
     fig, ax = plt.subplots(figsize=(7, 4.6))
@@ -591,6 +605,218 @@ def figure_published(col, writer, reference):
                 "table.")
 
 
+
+# ----------------------------------------------------------------------------------------------
+# LM studies (`cbs run` on an LM study file: groups per model size N and data budget D)
+# ----------------------------------------------------------------------------------------------
+
+def published_exponents(reference):
+    """(exponent in D at fixed N, exponent in N at fixed D) of data/reference/zhang2025_fits.csv."""
+    d_exp, n_exp = 0.47, 0.087
+    for law in reference[1] if reference else []:
+        if law.get("setting") == "data_size":
+            d_exp = float(law["exponent"])
+        elif law.get("setting") == "model_size":
+            n_exp = float(law["exponent"])
+    return d_exp, n_exp
+
+
+def lm_groups(col, file):
+    return [g for g in col.estimates if g["file"] == file and g["series"] == "lm"
+            and finite(g["n"]) and finite(g["M"])]
+
+
+def lm_fit(col, file, variable, fixed_value):
+    for r in col.lm_fits:
+        if r["file"] == file and r["variable"] == variable and finite(r["fixed_value"]) and \
+                math.isclose(r["fixed_value"], fixed_value, rel_tol=1e-9):
+            return r
+    return None
+
+
+def si(x):
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def lm_cbs_panel(ax, col, file, groups, x_col, fixed_col, variable, slope, slope_name):
+    cmap = plt.get_cmap("viridis")
+    fixed_values = sorted({g[fixed_col] for g in groups})
+    for i, v in enumerate(fixed_values):
+        color = cmap(0.85 * i / max(1, len(fixed_values) - 1))
+        gs = sorted((g for g in groups if g[fixed_col] == v and finite(g["cbs_study"])
+                     and g["cbs_study"] > 0), key=lambda g: g[x_col])
+        if not gs:
+            continue
+        x = np.array([g[x_col] for g in gs])
+        y = np.array([g["cbs_study"] for g in gs])
+        lo = np.array([g["cbs_study_low"] if finite(g["cbs_study_low"]) else b
+                       for g, b in zip(gs, y)])
+        hi = np.array([g["cbs_study_high"] if finite(g["cbs_study_high"]) else b
+                       for g, b in zip(gs, y)])
+        name = ("N" if fixed_col == "M" else "D") + "=" + si(v)
+        ax.errorbar(x, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], fmt="o",
+                    color=color, ms=4, capsize=2, label=name)
+        fit = lm_fit(col, file, variable, v)
+        if fit is not None and finite(fit["exponent"]):
+            xs = np.geomspace(x.min(), x.max(), 20)
+            ax.plot(xs, fit["c"] * xs ** fit["exponent"], "-", color=color, lw=1.2,
+                    label=f"{name}: slope {fit['exponent']:.2f} [{fmt_exp(fit['exponent_low'])},"
+                          f" {fmt_exp(fit['exponent_high'])}]")
+        if len(x) >= 2:
+            pivot = math.exp(np.mean(np.log(x)))
+            y_pivot = math.exp(np.mean(np.log(y)))
+            xs = np.geomspace(x.min(), x.max(), 20)
+            ax.plot(xs, y_pivot * (xs / pivot) ** slope, ":", color=color, lw=1.2,
+                    label=f"published slope {slope:g} ({slope_name})" if i == 0 else None)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylabel("critical batch size B* (sequences)")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=6)
+
+
+def figure_lm_study(col, writer, reference):
+    d_exp, n_exp = published_exponents(reference)
+    for file in sorted(col.lm_files):
+        groups = lm_groups(col, file)
+        if not groups:
+            continue
+        Ns = sorted({g["M"] for g in groups})
+        Ds = sorted({g["n"] for g in groups})
+        # Steps to target vs batch size: one panel per model size, one colour per budget.
+        fig, axes = plt.subplots(1, len(Ns), figsize=(4.4 * len(Ns), 4.2), squeeze=False)
+        cmap = plt.get_cmap("plasma")
+        for ax, N in zip(axes[0], Ns):
+            for i, D in enumerate(Ds):
+                g = next((g for g in groups if g["M"] == N and g["n"] == D), None)
+                if g is None:
+                    continue
+                pts = [r for r in col.steps if r["file"] == file and r["series"] == "lm"
+                       and r["M"] == N and r["n"] == D and finite(r["steps"])]
+                if not pts:
+                    continue
+                color = cmap(0.85 * i / max(1, len(Ds) - 1))
+                B = np.array([r["batch"] for r in pts])
+                S = np.array([r["steps"] for r in pts])
+                ax.loglog(B, S, "o", ms=3.5, color=color, label=f"D={si(D)}")
+                if finite(g["fit_a"]) and finite(g["fit_b"]) and len(B) >= 2:
+                    xs = np.geomspace(B.min(), B.max(), 60)
+                    ax.loglog(xs, g["fit_a"] + g["fit_b"] / xs, "-", color=color, lw=1)
+                if finite(g["cbs_study"]):
+                    ax.axvline(g["cbs_study"], color=color, ls="--", lw=0.8)
+            ax.set_title(f"N = {si(N)} non-embedding parameters", fontsize=9)
+            ax.set_xlabel("batch size B (sequences)")
+            ax.set_ylabel("steps to R_opt(D)")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=6)
+        writer.save(fig, "lm_steps_vs_batch", f"LM: steps to target vs batch size per (N, D) "
+                    f"({file})",
+                    "Points: fewest steps (over learning rates and EWA decays) to R_opt(D), the "
+                    "best EWA validation loss reached by D tokens; solid: the a + b/B fit; dashed: "
+                    "the CBS b/(5a) + 1.2 B_opt. A point missing: that batch size never reached "
+                    "the target within the horizon.")
+        fig, ax = plt.subplots(figsize=(7, 4.6))
+        lm_cbs_panel(ax, col, file, groups, "n", "M", "data.samples", d_exp, "in D")
+        ax.set_xlabel("data budget D (tokens)")
+        writer.save(fig, "lm_cbs_vs_D", f"LM: CBS vs data budget D per model size ({file})",
+                    "Bars: 95% bootstrap intervals. Solid: power-law fit at each N; dotted: the "
+                    f"published slope {d_exp:g} (Zhang et al. 2025) through the same points. The "
+                    "claim: the CBS grows with D.")
+        fig, ax = plt.subplots(figsize=(7, 4.6))
+        lm_cbs_panel(ax, col, file, groups, "M", "n", "model.size", n_exp, "in N")
+        ax.set_xlabel("model size N (non-embedding parameters)")
+        writer.save(fig, "lm_cbs_vs_N", f"LM: CBS vs model size per data budget ({file})",
+                    "Bars: 95% bootstrap intervals. Solid: power-law fit at each D; dotted: the "
+                    f"published slope {n_exp:g}. The claim: the CBS is nearly flat in N.")
+        # Validation curves: the largest model, per batch size the run with the lowest final loss.
+        runs = [r for r in col.runs if r["file"] == file and len(r.get("risk_ewa", [])) > 1]
+        if runs:
+            N = max(float(r["attrs"].get("model.size", 0)) for r in runs)
+            best = {}
+            for r in runs:
+                if float(r["attrs"].get("model.size", 0)) != N:
+                    continue
+                b = r["attrs"].get("batch", 0)
+                if b not in best or np.nanmin(r["risk_ewa"]) < np.nanmin(best[b]["risk_ewa"]):
+                    best[b] = r
+            fig, ax = plt.subplots(figsize=(7, 4.6))
+            cmap = plt.get_cmap("viridis")
+            for i, b in enumerate(sorted(best)):
+                r = best[b]
+                color = cmap(i / max(1, len(best) - 1))
+                ax.semilogx(r["samples"], r["risk"], "--", color=color, lw=0.8)
+                ax.semilogx(r["samples"], r["risk_ewa"], "-", color=color, lw=1.4,
+                            label=f"B={b}, lr={r['attrs'].get('lr', '?')}")
+            for D in Ds:
+                ax.axvline(D, color="grey", lw=0.6, ls=":")
+            ax.set_xlabel("tokens seen")
+            ax.set_ylabel("validation loss (nats per token)")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+            writer.save(fig, "lm_validation_curves",
+                        f"LM: validation loss, N = {si(N)}, best learning rate per batch size "
+                        f"({file})",
+                        "Solid: EWA weights (best of the tracked decays); dashed: raw weights; "
+                        "dotted verticals: the data budgets D served by these runs.")
+
+
+def lm_study_claims(col):
+    d_exp, n_exp = getattr(col, "published", (0.47, 0.087))
+    out = []
+
+    def add(claim, where, predicted, measured, interval, verdict, basis):
+        out.append({"claim": claim, "where": where, "predicted": predicted,
+                    "measured": measured, "interval": interval, "verdict": verdict,
+                    "basis": basis})
+
+    for file in sorted(col.lm_files):
+        for r in col.lm_fits:
+            if r["file"] != file:
+                continue
+            low, high = r["exponent_low"], r["exponent_high"]
+            if r["variable"] == "data.samples":
+                verdict = "holds" if finite(low) and low > 0 else \
+                    "inconclusive" if not (finite(high) and finite(low)) or \
+                    high - low > INCONCLUSIVE_WIDTH else "fails"
+                add("LM CBS grows with data", f"{file}: N = {si(r['fixed_value'])}",
+                    f"> 0 (published {d_exp:g})", r["exponent"], interval_text(r), verdict,
+                    "holds if the exponent's 95% interval lies above 0; inconclusive if it "
+                    f"straddles 0 and is wider than {INCONCLUSIVE_WIDTH}; else fails. "
+                    f"Published {d_exp:g} " + ("inside" if agrees(r, d_exp) else "outside") +
+                    f" the interval +- {EXPONENT_SLACK}")
+            elif r["variable"] == "model.size":
+                if finite(low) and finite(high) and low >= -FLAT_EXPONENT and \
+                        high <= FLAT_EXPONENT:
+                    verdict = "holds"
+                elif finite(low) and (low > FLAT_EXPONENT or high < -FLAT_EXPONENT):
+                    verdict = "fails"
+                else:
+                    verdict = "inconclusive"
+                add("LM CBS flat in model size", f"{file}: D = {si(r['fixed_value'])}",
+                    f"~0 (published {n_exp:g})", r["exponent"], interval_text(r), verdict,
+                    f"holds if the exponent's 95% interval lies within +-{FLAT_EXPONENT}; fails "
+                    f"if it lies wholly outside; else inconclusive. Published {n_exp:g} " +
+                    ("inside" if agrees(r, n_exp) else "outside") +
+                    f" the interval +- {EXPONENT_SLACK}")
+            elif r["variable"] == "joint":
+                add("LM CBS grows with data", f"{file}: joint c D^a N^g, exponent a",
+                    f"> 0 (published {d_exp:g})", r["exponent"], interval_text(r),
+                    "holds" if finite(low) and low > 0 else "inconclusive"
+                    if high - low > INCONCLUSIVE_WIDTH else "fails",
+                    "joint fit over every (N, D); as above")
+                g = {"exponent": r["gamma"], "exponent_low": r["gamma_low"],
+                     "exponent_high": r["gamma_high"]}
+                glow, ghigh = r["gamma_low"], r["gamma_high"]
+                add("LM CBS flat in model size", f"{file}: joint c D^a N^g, exponent g",
+                    f"~0 (published {n_exp:g})", r["gamma"], interval_text(g),
+                    "holds" if glow >= -FLAT_EXPONENT and ghigh <= FLAT_EXPONENT else "fails"
+                    if glow > FLAT_EXPONENT or ghigh < -FLAT_EXPONENT else "inconclusive",
+                    "joint fit over every (N, D); as above")
+    return out
+
 # ----------------------------------------------------------------------------------------------
 # Claims
 # ----------------------------------------------------------------------------------------------
@@ -638,8 +864,9 @@ def effective_source_text(family):
     return "min(b, 2a+1)" if family in SATURATING_FAMILIES else "b"
 
 
-def compute_claims(col):
+def compute_claims(col, reference=([], [])):
     claims = []
+    col.published = published_exponents(reference)
 
     def add(claim, where, predicted, measured, interval, verdict, basis):
         claims.append({"claim": claim, "where": where, "predicted": predicted,
@@ -647,7 +874,10 @@ def compute_claims(col):
                        "basis": basis})
 
     averaged = {"ewa", "momentum_ewa", "uniform_average", "tail_average"}
+    claims += lm_study_claims(col)
     for file, series in col.series_keys():
+        if col.is_lm_study(file, series):
+            continue
         variable = col.swept_variable(file, series)
         for family in col.families(file, series):
             where = f"{file}: series '{series}', {family}"
@@ -720,7 +950,7 @@ def compute_claims(col):
         present.add("CBS ∝ n^(1 - a/min(b, 2a+1))")
     for claim in ("CBS ∝ n^(1 - a/min(b, 2a+1))", "CBS flat in model size M",
                   "CBS flat in width under muP", "Momentum raises the CBS",
-                  "LM CBS grows with data"):
+                  "LM CBS grows with data", "LM CBS flat in model size"):
         if claim not in present:
             add(claim, "-", "-", float("nan"), "-", "no data",
                 "these study files hold no measurement of this claim")
@@ -865,8 +1095,10 @@ def build(args):
         figure_coord_check(col, writer)
         figure_width_convergence(col, writer)
         figure_lm_curves(col, writer)
-        figure_published(col, writer, read_reference(args.reference))
-        claims = compute_claims(col)
+        reference = read_reference(args.reference)
+        figure_lm_study(col, writer, reference)
+        figure_published(col, writer, reference)
+        claims = compute_claims(col, reference)
         write_markdown(os.path.join(tmp, "report.md"), studies, claims, col, writer.figures)
         write_html(os.path.join(tmp, "report.html"), tmp, studies, claims, col, writer.figures)
         with open(os.path.join(tmp, "claims.json"), "w") as f:

@@ -103,8 +103,9 @@ TEST_CASE("cbs run on an LM study: sweep, measure per data budget, fit, resumabl
     REQUIRE(again.code == 0);
     CHECK(again.out.find("(0 run now)") != std::string::npos);
 
-    // Its report: LM loss curves, steps vs batch and CBS vs tokens for the LM series, and the
-    // claim "LM CBS grows with data" carrying the fitted exponent with a computed verdict.
+    // Its report: the LM study's figures (validation curves, steps vs batch per (N, D), CBS vs
+    // tokens per N and vs N per D), and the claim "LM CBS grows with data" carrying the fitted
+    // exponent with a computed verdict.
     const fs::path report = out.parent_path() / "lm-report";
     fs::remove_all(report);
     const cbs::test::CliResult r =
@@ -112,8 +113,8 @@ TEST_CASE("cbs run on an LM study: sweep, measure per data budget, fit, resumabl
     INFO(r.err);
     REQUIRE(r.code == 0);
     const std::string md = cbs::test::slurp(report / "report.md");
-    for (const char* figure :
-         {"lm_curves", "steps_vs_batch_lm", "cbs_vs_n_lm", "ropt_vs_n_lm", "published_lm_cbs"}) {
+    for (const char* figure : {"lm_validation_curves", "lm_steps_vs_batch", "lm_cbs_vs_D",
+                               "lm_cbs_vs_N", "ropt_vs_n_lm", "published_lm_cbs"}) {
         INFO(figure);
         CHECK(fs::file_size(report / (std::string(figure) + ".png")) > 5000);
         CHECK(md.find(std::string("](") + figure + ".png)") != std::string::npos);
