@@ -11,6 +11,7 @@
 #endif
 
 #include "gpu/cpu/fast_model.hpp"
+#include "gpu/model_inputs.hpp"
 #include "theory/check.hpp"
 
 #include <algorithm>
@@ -249,19 +250,8 @@ class Model final : public FastModel {
 public:
     Model(const ModelConfig& config, const ParamLayout& layout) : config_(config), layout_(layout) {
         config_.validate();
-        const Index t_len = config_.context, half = config_.head_dim() / 2;
-        assign(rope_cos_, t_len * half);
-        assign(rope_sin_, t_len * half);
-        for (Index t = 0; t < t_len; ++t)
-            for (Index i = 0; i < half; ++i) {
-                const double freq =
-                    std::pow(config_.rope_base, -2.0 * static_cast<double>(i) /
-                                                    static_cast<double>(config_.head_dim()));
-                rope_cos_[t * half + i] =
-                    static_cast<float>(std::cos(static_cast<double>(t) * freq));
-                rope_sin_[t * half + i] =
-                    static_cast<float>(std::sin(static_cast<double>(t) * freq));
-            }
+        const Index t_len = config_.context;
+        rope_tables(config_, rope_cos_, rope_sin_);
         acts_.resize(static_cast<std::size_t>(config_.layers));
         assign(causal_bias_, t_len * t_len);
         assign(causal_keep_, t_len * t_len);
@@ -588,22 +578,11 @@ private:
     double forward(const float* params, const Op* w, std::span<const std::uint32_t> tokens,
                    Index batch, float* grads, double grad_scale) {
         const Index t_len = config_.context, c = config_.d_model, f = config_.mlp_width();
-        const Index heads = config_.heads, d = config_.head_dim(), v_len = config_.vocab;
+        const Index heads = config_.heads, d = config_.head_dim();
         CBS_CHECK(batch >= 1, "batch ", batch);
-        CBS_CHECK(static_cast<Index>(tokens.size()) == batch * (t_len + 1), "tokens ",
-                  tokens.size(), " != batch * (context + 1) = ", batch * (t_len + 1));
         resize(batch);
         const Index n = batch * t_len;
-        for (Index b = 0; b < batch; ++b)
-            for (Index t = 0; t < t_len; ++t) {
-                const std::uint32_t in = tokens[static_cast<std::size_t>(b * (t_len + 1) + t)];
-                const std::uint32_t out = tokens[static_cast<std::size_t>(b * (t_len + 1) + t + 1)];
-                CBS_CHECK(in < static_cast<std::uint32_t>(v_len) &&
-                              out < static_cast<std::uint32_t>(v_len),
-                          "token out of range: ", std::max(in, out), " >= vocab ", v_len);
-                inputs_[static_cast<std::size_t>(b * t_len + t)] = in;
-                targets_[static_cast<std::size_t>(b * t_len + t)] = out;
-            }
+        split_tokens(tokens, batch, config_, inputs_.data(), targets_.data());
         auto P = [&](int tensor) { return params + layout_[tensor].offset; };
         auto W = [&](int tensor) { return w + layout_[tensor].offset; };
 

@@ -1,5 +1,7 @@
 #include "gpu/reference/reference_model.hpp"
 
+#include "gpu/model_inputs.hpp"
+
 #include "theory/check.hpp"
 
 #include <Eigen/Dense>
@@ -128,17 +130,7 @@ template <typename T>
 ReferenceTransformer<T>::ReferenceTransformer(const ModelConfig& config, const ParamLayout& layout)
     : config_(config), layout_(layout) {
     config_.validate();
-    const Index t_len = config_.context, half = config_.head_dim() / 2;
-    zeroed(rope_cos_, t_len * half);
-    zeroed(rope_sin_, t_len * half);
-    for (Index t = 0; t < t_len; ++t)
-        for (Index i = 0; i < half; ++i) {
-            const double freq =
-                std::pow(config_.rope_base,
-                         -2.0 * static_cast<double>(i) / static_cast<double>(config_.head_dim()));
-            rope_cos_[t * half + i] = static_cast<T>(std::cos(static_cast<double>(t) * freq));
-            rope_sin_[t * half + i] = static_cast<T>(std::sin(static_cast<double>(t) * freq));
-        }
+    rope_tables(config_, rope_cos_, rope_sin_);
     acts_.resize(static_cast<std::size_t>(config_.layers));
 }
 
@@ -180,20 +172,9 @@ double ReferenceTransformer<T>::forward(const T* params, std::span<const std::ui
     const Index t_len = config_.context, c = config_.d_model, f = config_.mlp_width();
     const Index heads = config_.heads, d = config_.head_dim(), v_len = config_.vocab;
     CBS_CHECK(batch >= 1, "batch ", batch);
-    CBS_CHECK(static_cast<Index>(tokens.size()) == batch * (t_len + 1), "tokens ", tokens.size(),
-              " != batch * (context + 1) = ", batch * (t_len + 1));
     resize(batch);
     const Index n = batch * t_len;
-    for (Index b = 0; b < batch; ++b)
-        for (Index t = 0; t < t_len; ++t) {
-            const std::uint32_t in = tokens[static_cast<std::size_t>(b * (t_len + 1) + t)];
-            const std::uint32_t out = tokens[static_cast<std::size_t>(b * (t_len + 1) + t + 1)];
-            CBS_CHECK(in < static_cast<std::uint32_t>(v_len) &&
-                          out < static_cast<std::uint32_t>(v_len),
-                      "token out of range: ", std::max(in, out), " >= vocab ", v_len);
-            inputs_[static_cast<std::size_t>(b * t_len + t)] = in;
-            targets_[static_cast<std::size_t>(b * t_len + t)] = out;
-        }
+    split_tokens(tokens, batch, config_, inputs_.data(), targets_.data());
     auto P = [&](int tensor) { return params + layout_[tensor].offset; };
 
     // x = wte[inputs]  (N, C)
