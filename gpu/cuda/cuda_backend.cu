@@ -1,6 +1,6 @@
-// The CUDA backend (backend.hpp's LmBackend on one GPU): the model of reference/reference_model.hpp computed with
-// the kernels of cuda_kernels.cuh and cuBLAS GEMMs, the optimizer of optimizer.hpp as one fused
-// pass. State stays on the device; per step only tokens go in and scalars come out.
+// The CUDA backend (backend.hpp's LmBackend on one GPU): the model of reference/reference_model.hpp
+// computed with the kernels of cuda_kernels.cuh and cuBLAS GEMMs, the optimizer of optimizer.hpp as
+// one fused pass. State stays on the device; per step only tokens go in and scalars come out.
 //
 // Precision (Act = __nv_bfloat16 for "cuda", float for the fp32 validation build): matmul
 // operands (weight copies refreshed after every update, LayerNorm outputs, attention q/k/v and

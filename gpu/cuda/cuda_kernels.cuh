@@ -7,8 +7,8 @@
 // noise would hide). Residual stream, LayerNorm statistics, GEMM outputs, logits, gradients,
 // master weights, Adam moments and EWA buffers are fp32 in both.
 //
-// Notation as in reference/reference_model.hpp: B sequences of T tokens, N = B*T rows, C = d_model, H heads of
-// D = C/H, F = 4C, V. "rows" layout is (N, ld) row-major; "bhtd" layout is (B, H, T, D).
+// Notation as in reference/reference_model.hpp: B sequences of T tokens, N = B*T rows, C = d_model,
+// H heads of D = C/H, F = 4C, V. "rows" layout is (N, ld) row-major; "bhtd" layout is (B, H, T, D).
 #pragma once
 
 #include "gpu/cuda/cuda_common.cuh"

@@ -50,7 +50,8 @@ TEST_CASE("LM options: unknown keys and violated rules are refused by name", "[l
           "`model.parameterization` = ntk: must be sp or mup");
     CHECK(refusal({train, val, {"simulator", "recursion"}}).find("`simulator`") == 0);
     CHECK(refusal({val}).find("`data.train`") == 0);
-    CHECK(refusal({train, val, {"backend", "tpu"}}) == "`backend` = tpu: must be cpu, reference or cuda");
+    CHECK(refusal({train, val, {"backend", "tpu"}}) ==
+          "`backend` = tpu: must be cpu, reference or cuda");
     // Accepted: a full valid set, lists in either spelling, simulator = lm.
     const LmOptions o = resolve_lm_options({train,
                                             val,
