@@ -37,14 +37,12 @@ bool fast_cpu_compiled() {
 FastCpuBackend::FastCpuBackend(const ModelConfig& config, const std::vector<double>& ewa_decays,
                                CpuPrecision precision, CpuKernels kernels)
     : config_(config), layout_(make_param_layout(config)), decays_(ewa_decays),
+      state_(layout_.total, decays_.size()),
       model_(kernels == CpuKernels::baseline
                  ? cpu::make_fast_model_baseline(config_, layout_, choose(precision))
                  : cpu::make_fast_model(config_, layout_, choose(precision))) {
     const auto total = static_cast<std::size_t>(layout_.total);
-    for (auto* b : {&params_, &grads_, &m_, &v_})
-        b->assign(total, 0.0f);
-    ewa_.assign(decays_.size(), std::vector<float>(total, 0.0f));
-    for (auto& e : ewa_)
+    for (auto& e : state_.ewa)
         ewa_ptrs_.push_back(e.data());
     if (operand_type() == cpu::OperandType::bf16) {
         op_bf16_.assign(total, 0);
@@ -66,55 +64,43 @@ void* FastCpuBackend::operands(std::vector<float>& f32, std::vector<std::uint16_
                                                     : static_cast<void*>(f32.data());
 }
 
-std::vector<float>& FastCpuBackend::buffer(StateRef which) {
-    return const_cast<std::vector<float>&>(std::as_const(*this).buffer(which));
-}
-
-const std::vector<float>& FastCpuBackend::buffer(StateRef which) const {
-    return select_state(which, params_, grads_, m_, v_, ewa_);
-}
-
 void FastCpuBackend::set_state(StateRef which, std::span<const float> host) {
-    std::vector<float>& b = buffer(which);
-    CBS_CHECK(host.size() == b.size(), "state size ", host.size(), " != ", b.size());
-    std::copy(host.begin(), host.end(), b.begin());
+    state_.set(which, host);
     if (which.kind == StateKind::params)
-        model_->to_operands(params_.data(), operands(op_f32_, op_bf16_), layout_.total);
+        model_->to_operands(state_.params.data(), operands(op_f32_, op_bf16_), layout_.total);
 }
 
 void FastCpuBackend::get_state(StateRef which, std::span<float> host) const {
-    const std::vector<float>& b = buffer(which);
-    CBS_CHECK(host.size() == b.size(), "state size ", host.size(), " != ", b.size());
-    std::copy(b.begin(), b.end(), host.begin());
+    state_.get(which, host);
 }
 
 void FastCpuBackend::zero_grad() {
-    std::fill(grads_.begin(), grads_.end(), 0.0f);
+    std::fill(state_.grads.begin(), state_.grads.end(), 0.0f);
 }
 
 double FastCpuBackend::forward_backward(std::span<const std::uint32_t> tokens, std::int64_t batch,
                                         double grad_scale) {
-    return model_->forward_backward(params_.data(), operands(op_f32_, op_bf16_), grads_.data(),
-                                    tokens, batch, grad_scale);
+    return model_->forward_backward(state_.params.data(), operands(op_f32_, op_bf16_),
+                                    state_.grads.data(), tokens, batch, grad_scale);
 }
 
 double FastCpuBackend::grad_norm_squared() {
-    return model_->squared_norm(grads_.data(), layout_.total);
+    return model_->squared_norm(state_.grads.data(), layout_.total);
 }
 
 void FastCpuBackend::optimizer_step(const OptimizerStep& step) {
-    model_->optimizer_step(step, params_.data(), grads_.data(), m_.data(), v_.data(), ewa_ptrs_,
-                           decays_, operands(op_f32_, op_bf16_));
+    model_->optimizer_step(step, state_.params.data(), state_.grads.data(), state_.m.data(),
+                           state_.v.data(), ewa_ptrs_, decays_, operands(op_f32_, op_bf16_));
 }
 
 double FastCpuBackend::evaluate(std::span<const std::uint32_t> tokens, std::int64_t batch,
                                 int ewa_index, std::int64_t updates) {
     if (ewa_index < 0)
-        return model_->evaluate(params_.data(), operands(op_f32_, op_bf16_), tokens, batch);
-    CBS_CHECK(ewa_index < static_cast<int>(ewa_.size()), "ewa index ", ewa_index);
-    eval_params_.resize(params_.size());
+        return model_->evaluate(state_.params.data(), operands(op_f32_, op_bf16_), tokens, batch);
+    CBS_CHECK(ewa_index < static_cast<int>(state_.ewa.size()), "ewa index ", ewa_index);
+    eval_params_.resize(state_.params.size());
     const auto k = static_cast<std::size_t>(ewa_index);
-    ewa_bias_corrected(decays_[k], updates, ewa_[k], eval_params_);
+    ewa_bias_corrected(decays_[k], updates, state_.ewa[k], eval_params_);
     void* ops = operands(eval_op_f32_, eval_op_bf16_);
     model_->to_operands(eval_params_.data(), ops, layout_.total);
     return model_->evaluate(eval_params_.data(), ops, tokens, batch);

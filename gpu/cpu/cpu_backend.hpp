@@ -10,6 +10,7 @@
 
 #include "gpu/backend.hpp"
 #include "gpu/cpu/fast_model.hpp"
+#include "gpu/host_state.hpp"
 
 #include <memory>
 #include <string>
@@ -48,18 +49,16 @@ public:
     std::string description() const;
 
 private:
-    std::vector<float>& buffer(StateRef which);
-    const std::vector<float>& buffer(StateRef which) const;
     void* operands(std::vector<float>& f32, std::vector<std::uint16_t>& bf16);
 
     ModelConfig config_;
     ParamLayout layout_;
     std::vector<double> decays_;
+    HostState state_;
     std::unique_ptr<cpu::FastModel> model_;
-    std::vector<float> params_, grads_, m_, v_; // (layout.total) each
-    std::vector<std::vector<float>> ewa_;       // one (layout.total) buffer per decay
-    std::vector<float*> ewa_ptrs_;
-    // GEMM operand copies of params_ (one of the two is used) and of the EWA weights in evaluate.
+    std::vector<float*> ewa_ptrs_; // state_.ewa[k].data()
+    // GEMM operand copies of the parameters (one of the two is used) and of the EWA weights in
+    // evaluate.
     std::vector<float> op_f32_, eval_op_f32_;
     std::vector<std::uint16_t> op_bf16_, eval_op_bf16_;
     std::vector<float> eval_params_; // bias-corrected EWA weights

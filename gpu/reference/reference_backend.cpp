@@ -39,63 +39,46 @@ double forward_flops(const ModelConfig& c, std::int64_t batch) {
 
 ReferenceBackend::ReferenceBackend(const ModelConfig& config, const std::vector<double>& ewa_decays)
     : config_(config), layout_(make_param_layout(config)), decays_(ewa_decays),
-      model_(config_, layout_) {
-    const auto total = static_cast<std::size_t>(layout_.total);
-    for (auto* b : {&params_, &grads_, &m_, &v_})
-        b->assign(total, 0.0f);
-    ewa_.assign(decays_.size(), std::vector<float>(total, 0.0f));
-}
-
-std::vector<float>& ReferenceBackend::buffer(StateRef which) {
-    return const_cast<std::vector<float>&>(std::as_const(*this).buffer(which));
-}
-
-const std::vector<float>& ReferenceBackend::buffer(StateRef which) const {
-    return select_state(which, params_, grads_, m_, v_, ewa_);
-}
+      model_(config_, layout_), state_(layout_.total, decays_.size()) {}
 
 void ReferenceBackend::set_state(StateRef which, std::span<const float> host) {
-    std::vector<float>& b = buffer(which);
-    CBS_CHECK(host.size() == b.size(), "state size ", host.size(), " != ", b.size());
-    std::copy(host.begin(), host.end(), b.begin());
+    state_.set(which, host);
 }
 
 void ReferenceBackend::get_state(StateRef which, std::span<float> host) const {
-    const std::vector<float>& b = buffer(which);
-    CBS_CHECK(host.size() == b.size(), "state size ", host.size(), " != ", b.size());
-    std::copy(b.begin(), b.end(), host.begin());
+    state_.get(which, host);
 }
 
 void ReferenceBackend::zero_grad() {
-    std::fill(grads_.begin(), grads_.end(), 0.0f);
+    std::fill(state_.grads.begin(), state_.grads.end(), 0.0f);
 }
 
 double ReferenceBackend::forward_backward(std::span<const std::uint32_t> tokens, std::int64_t batch,
                                           double grad_scale) {
     const SmallWorkSerial serial(forward_flops(config_, batch));
-    const double loss = model_.forward(params_.data(), tokens, batch, true);
-    model_.backward(params_.data(), grads_.data(), grad_scale);
+    const double loss = model_.forward(state_.params.data(), tokens, batch, true);
+    model_.backward(state_.params.data(), state_.grads.data(), grad_scale);
     return loss;
 }
 
 double ReferenceBackend::grad_norm_squared() {
-    return squared_norm(grads_);
+    return squared_norm(state_.grads);
 }
 
 void ReferenceBackend::optimizer_step(const OptimizerStep& step) {
-    adamw_update(layout_, step, params_, grads_, m_, v_);
+    adamw_update(layout_, step, state_.params, state_.grads, state_.m, state_.v);
     for (std::size_t k = 0; k < decays_.size(); ++k)
-        ewa_update(decays_[k], ewa_[k], params_);
+        ewa_update(decays_[k], state_.ewa[k], state_.params);
 }
 
 double ReferenceBackend::evaluate(std::span<const std::uint32_t> tokens, std::int64_t batch,
                                   int ewa_index, std::int64_t updates) {
     const SmallWorkSerial serial(forward_flops(config_, batch));
-    if (ewa_index < 0) return model_.forward(params_.data(), tokens, batch, false);
-    CBS_CHECK(ewa_index < static_cast<int>(ewa_.size()), "ewa index ", ewa_index);
-    scratch_.resize(params_.size());
+    if (ewa_index < 0) return model_.forward(state_.params.data(), tokens, batch, false);
+    CBS_CHECK(ewa_index < static_cast<int>(state_.ewa.size()), "ewa index ", ewa_index);
+    scratch_.resize(state_.params.size());
     const auto k = static_cast<std::size_t>(ewa_index);
-    ewa_bias_corrected(decays_[k], updates, ewa_[k], scratch_);
+    ewa_bias_corrected(decays_[k], updates, state_.ewa[k], scratch_);
     return model_.forward(scratch_.data(), tokens, batch, false);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "gpu/backend.hpp"
+#include "gpu/host_state.hpp"
 #include "gpu/reference/reference_model.hpp"
 
 namespace cbs::lm {
@@ -27,16 +28,12 @@ public:
                     std::int64_t updates) override;
 
 private:
-    std::vector<float>& buffer(StateRef which);
-    const std::vector<float>& buffer(StateRef which) const;
-
     ModelConfig config_;
     ParamLayout layout_;
     std::vector<double> decays_;
     ReferenceTransformer<float> model_;
-    std::vector<float> params_, grads_, m_, v_; // (layout.total) each
-    std::vector<std::vector<float>> ewa_;       // one (layout.total) buffer per decay
-    std::vector<float> scratch_;                // bias-corrected EWA weights for evaluation
+    HostState state_;
+    std::vector<float> scratch_; // bias-corrected EWA weights for evaluation
 };
 
 } // namespace cbs::lm
