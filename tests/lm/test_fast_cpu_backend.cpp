@@ -48,10 +48,15 @@ struct Threads {
 // are polynomial approximations within ~2e-7 relative / 1.5e-7 absolute (fast_model_impl.hpp),
 // below fp32 GEMM noise. Loss 1e-5, each gradient tensor 2e-4 relative L2.
 TEST_CASE("fast cpu (fp32 forced) forward and backward match the reference", "[lm]") {
-    for (Parameterization p : {Parameterization::sp, Parameterization::mup}) {
-        compare_forward_backward(small_config(p), fast_cpu(CpuPrecision::fp32), 1e-5, 2e-4);
-        compare_forward_backward(odd_config(p), fast_cpu(CpuPrecision::fp32), 1e-5, 2e-4);
-    }
+    for (Parameterization p : {Parameterization::sp, Parameterization::mup})
+        for (const ModelConfig& c : {small_config(p), odd_config(p)}) {
+            const ForwardBackwardErrors e =
+                forward_backward_errors(c, fast_cpu(CpuPrecision::fp32));
+            INFO(describe(c, e));
+            CHECK(e.loss <= 1e-5);
+            CHECK(e.grad <= 2e-4);
+            CHECK(e.padding == 0);
+        }
 }
 
 // bf16 tolerances, as derived for the CUDA backend: one bf16 rounding (2^-8) per GEMM operand,
@@ -61,10 +66,14 @@ TEST_CASE("fast cpu (automatic precision) forward and backward match the referen
     const double loss_tol = bf16 ? 1e-2 : 1e-5, grad_tol = bf16 ? 5e-2 : 2e-4;
     INFO("automatic precision: " << (bf16 ? "bf16" : "fp32"));
     for (Parameterization p : {Parameterization::sp, Parameterization::mup}) {
-        compare_forward_backward(small_config(p), fast_cpu(CpuPrecision::automatic), loss_tol,
-                                 grad_tol);
-        compare_forward_backward(odd_config(p), fast_cpu(CpuPrecision::automatic), loss_tol,
-                                 grad_tol);
+        for (const ModelConfig& c : {small_config(p), odd_config(p)}) {
+            const ForwardBackwardErrors e =
+                forward_backward_errors(c, fast_cpu(CpuPrecision::automatic));
+            INFO(describe(c, e));
+            CHECK(e.loss <= loss_tol);
+            CHECK(e.grad <= grad_tol);
+            CHECK(e.padding == 0);
+        }
     }
 }
 
@@ -74,10 +83,20 @@ TEST_CASE("fast cpu baseline (non-AVX-512) kernels match the reference too", "[l
         return std::make_unique<FastCpuBackend>(c, decays, CpuPrecision::fp32,
                                                 CpuKernels::baseline);
     };
-    for (Parameterization p : {Parameterization::sp, Parameterization::mup})
-        compare_forward_backward(odd_config(p), baseline, 1e-5, 2e-4);
-    compare_optimizer(baseline, 1e-8, 5e-7);
-    compare_evaluate(baseline, 1e-5);
+    for (Parameterization p : {Parameterization::sp, Parameterization::mup}) {
+        const ModelConfig c = odd_config(p);
+        const ForwardBackwardErrors e = forward_backward_errors(c, baseline);
+        INFO(describe(c, e));
+        CHECK(e.loss <= 1e-5);
+        CHECK(e.grad <= 2e-4);
+        CHECK(e.padding == 0);
+    }
+    const OptimizerErrors opt = optimizer_errors(baseline, 1e-8, 5e-7);
+    CHECK(opt.worst_ratio <= 1);
+    CHECK(opt.padding == 0);
+    const EvaluateErrors eval = evaluate_errors(baseline);
+    CHECK(eval.raw <= 1e-5);
+    CHECK(eval.ewa <= 1e-5);
     const ModelConfig c = small_config(Parameterization::sp);
     CHECK(std::string(FastCpuBackend(c, {}, CpuPrecision::fp32, CpuKernels::baseline).description())
               .find("baseline kernels") != std::string::npos);
@@ -106,31 +125,51 @@ TEST_CASE("fast cpu AdamW + EWA update matches optimizer.cpp", "[lm]") {
     // and an add into one FMA (one rounding fewer), up to ~3 per element and step. Two steps:
     // within a few ulp of the largest term; where p * decay and the Adam step nearly cancel,
     // a few ulp of |p| ~ 0.05 absolute: atol 1e-8, rtol 5e-7 (8 ulp).
-    compare_optimizer(fast_cpu(CpuPrecision::fp32), 1e-8, 5e-7);
-    compare_optimizer(fast_cpu(CpuPrecision::automatic), 1e-8, 5e-7);
+    for (CpuPrecision prec : {CpuPrecision::fp32, CpuPrecision::automatic}) {
+        const OptimizerErrors e = optimizer_errors(fast_cpu(prec), 1e-8, 5e-7);
+        CHECK(e.worst_ratio <= 1);
+        CHECK(e.padding == 0);
+    }
 }
 
 TEST_CASE("fast cpu gradient norm is the reference's and reproducible", "[lm]") {
-    compare_grad_norm(fast_cpu(CpuPrecision::automatic));
+    // Both sum fp32 squares in double, in different orders: ~1e-16 relative per addition.
+    const GradNorms n = grad_norms(fast_cpu(CpuPrecision::automatic));
+    CHECK(n.fast == Approx(n.ref).epsilon(1e-12));
+    CHECK(n.fast_again == n.fast);
+    CHECK(n.host == Approx(n.fast).epsilon(1e-12));
 }
 
 TEST_CASE("fast cpu evaluation with raw and EWA weights matches the reference", "[lm]") {
-    compare_evaluate(fast_cpu(CpuPrecision::fp32), 1e-5);
-    compare_evaluate(fast_cpu(CpuPrecision::automatic), automatic_is_bf16() ? 1e-2 : 1e-5);
+    for (CpuPrecision prec : {CpuPrecision::fp32, CpuPrecision::automatic}) {
+        const double tol = prec == CpuPrecision::automatic && automatic_is_bf16() ? 1e-2 : 1e-5;
+        const EvaluateErrors e = evaluate_errors(fast_cpu(prec));
+        CHECK(e.raw <= tol);
+        CHECK(e.ewa <= tol);
+        CHECK(e.raw_vs_ewa > 0.01); // the two weight sets really differ
+    }
 }
 
 TEST_CASE("fast cpu 10-step trajectories match the reference", "[lm]") {
     // As for the CUDA backend: fp32 1e-4 after 10 Adam steps, bf16 1e-2.
-    compare_trajectories(fast_cpu(CpuPrecision::fp32), 1e-4);
-    compare_trajectories(fast_cpu(CpuPrecision::automatic), automatic_is_bf16() ? 1e-2 : 1e-4);
+    for (CpuPrecision prec : {CpuPrecision::fp32, CpuPrecision::automatic}) {
+        const TrajectoryErrors e = trajectory_errors(fast_cpu(prec));
+        CHECK(e.worst <= (prec == CpuPrecision::automatic && automatic_is_bf16() ? 1e-2 : 1e-4));
+        CHECK(e.last < e.first); // it learns
+    }
 }
 
 TEST_CASE("fast cpu is deterministic at a fixed thread count", "[lm]") {
     for (int threads : {1, 2}) {
         const Threads scope(threads);
         INFO(threads << " threads");
-        check_deterministic(fast_cpu(CpuPrecision::automatic));
-        check_deterministic(fast_cpu(CpuPrecision::fp32));
+        for (CpuPrecision prec : {CpuPrecision::automatic, CpuPrecision::fp32}) {
+            const Determinism d = determinism(fast_cpu(prec));
+            CHECK(d.losses);
+            CHECK(d.params);
+            CHECK(d.ewa);
+            CHECK(d.grads);
+        }
     }
 }
 
