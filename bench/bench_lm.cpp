@@ -323,28 +323,55 @@ int main(int argc, char** argv) {
                 if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
                 return argv[++i];
             };
+            // The whole value must parse: "--steps 1O" is refused, not read as 1.
+            auto integer = [&]() -> long long {
+                const std::string text = value();
+                std::size_t used = 0;
+                long long v = 0;
+                try {
+                    v = std::stoll(text, &used);
+                } catch (const std::exception&) {
+                    used = 0;
+                }
+                if (used == 0 || used != text.size())
+                    throw std::invalid_argument(a + " '" + text + "': must be an integer");
+                return v;
+            };
+            auto number = [&]() -> double {
+                const std::string text = value();
+                std::size_t used = 0;
+                double v = 0;
+                try {
+                    v = std::stod(text, &used);
+                } catch (const std::exception&) {
+                    used = 0;
+                }
+                if (used == 0 || used != text.size())
+                    throw std::invalid_argument(a + " '" + text + "': must be a number");
+                return v;
+            };
             if (a == "--backend")
                 backend_name = value();
             else if (a == "--shape")
                 shape_name = value();
             else if (a == "--batch")
-                batch = std::stoll(value());
+                batch = integer();
             else if (a == "--steps")
-                steps = std::stoi(value());
+                steps = static_cast<int>(integer());
             else if (a == "--warmup")
-                warmup = std::stoi(value());
+                warmup = static_cast<int>(integer());
             else if (a == "--peak-gflops")
-                peak = std::stod(value());
+                peak = number();
             else if (a == "--d-model")
-                dims[0] = std::stoll(value());
+                dims[0] = integer();
             else if (a == "--layers")
-                dims[1] = std::stoll(value());
+                dims[1] = integer();
             else if (a == "--heads")
-                dims[2] = std::stoll(value());
+                dims[2] = integer();
             else if (a == "--context")
-                dims[3] = std::stoll(value());
+                dims[3] = integer();
             else if (a == "--vocab")
-                dims[4] = std::stoll(value());
+                dims[4] = integer();
             else if (a == "--dump-oracle")
                 dump_dir = value();
             else if (a == "--help" || a == "-h") {
@@ -357,7 +384,8 @@ int main(int argc, char** argv) {
             } else
                 throw std::invalid_argument("unknown option " + a);
         }
-        if (steps < 1 || warmup < 0) throw std::invalid_argument("--steps >= 1, --warmup >= 0");
+        if (steps < 1 || warmup < 0)
+            throw std::invalid_argument("--steps must be >= 1 and --warmup >= 0");
         if (batch < 0 || peak < 0) throw std::invalid_argument("--batch and --peak-gflops >= 0");
         const bool explicit_shape = std::any_of(dims, dims + 5, [](auto d) { return d != 0; });
         if (explicit_shape) {

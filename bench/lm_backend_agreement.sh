@@ -16,7 +16,7 @@ corpus=${2:-corpus/en-v1-spm2048}
     echo "lm_backend_agreement: $corpus/train_000000.bin missing (scripts/build-corpus.sh)" >&2
     exit 2
 }
-vocab=$(/usr/bin/python3 -c "import sentencepiece as s; print(s.SentencePieceProcessor(model_file='$corpus/tokenizer.model').vocab_size())" 2>/dev/null || echo 2048)
+vocab=$(/usr/bin/python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['tokenizer']['vocab_size'])" "$corpus/manifest.json")
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for backend in cpu reference; do

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <fmt/format.h>
+#include <mutex>
 
 namespace cbs::lm {
 
@@ -27,12 +28,13 @@ std::unique_ptr<LmBackend> make_backend(const std::string& name, const ModelConf
 #ifdef CBS_HAVE_ONEDNN
         return std::make_unique<FastCpuBackend>(config, ewa_decays);
 #else
-        static bool said = false;
-        if (!said)
+        // Once per process, also when a sweep creates backends on several threads.
+        static std::once_flag said;
+        std::call_once(said, [] {
             std::fputs("cbs: this cbs was built without oneDNN: backend = cpu runs the (slower) "
                        "reference backend\n",
                        stderr);
-        said = true;
+        });
         return std::make_unique<ReferenceBackend>(config, ewa_decays);
 #endif
     }

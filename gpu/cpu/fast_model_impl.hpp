@@ -528,13 +528,12 @@ private:
     // The read-out and softmax cross-entropy, chunked over rows so that the fp32 logits stay
     // small; with grads, also d(loss)/d(logits) (GEMM operand) for every row, then the read-out's
     // weight gradient and dx_ = d loss / d hf (one GEMM each over all rows).
-    double head(const float* params, const Op* w, float* grads, Index n, double grad_scale) {
+    double head(const Op* w, float* grads, Index n, double grad_scale) {
         const Index c = config_.d_model, v_len = config_.vocab;
         const float mult = static_cast<float>(config_.logit_multiplier());
         const Op* w_head = w + layout_[layout_.lm_head].offset;
         const bool train = grads != nullptr;
         const float row_scale = static_cast<float>(grad_scale / static_cast<double>(n));
-        (void)params;
         for (Index r0 = 0; r0 < n; r0 += head_rows_) {
             const Index rows = std::min(head_rows_, n - r0);
             linear(hf_.data() + r0 * c, w_head, logits_.data(), rows, v_len, c, false, mult);
@@ -618,7 +617,7 @@ private:
         }
         layernorm_forward(x_.data(), c, P(layout_.ln_f), lnf_hat_.data(), lnf_rstd_.data(),
                           hf_.data(), n, c);
-        return head(params, w, grads, n, grad_scale);
+        return head(w, grads, n, grad_scale);
     }
 
     // After forward(grads != nullptr): dtmp_ holds d loss / d hf (scaled), the read-out's weight
