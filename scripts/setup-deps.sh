@@ -7,7 +7,7 @@ packages=(
     build-essential cmake ninja-build pkg-config git
     ccache # compiler cache: rebuilds (CI, fresh build directories) reuse unchanged objects
     libeigen3-dev libboost-math-dev libhdf5-dev catch2
-    libtomlplusplus-dev libcli11-dev libfmt-dev
+    libtomlplusplus-dev libcli11-dev libfmt-dev nlohmann-json3-dev
     libsentencepiece-dev zlib1g-dev # data/: tokenizers, gzip inputs (cbs prepare-data)
     libdnnl-dev # gpu/cpu/: the fast CPU LM backend (oneDNN GEMMs); optional, cbs builds without it
     python3 python3-numpy python3-h5py python3-matplotlib # `cbs report` figures (matplotlib)
