@@ -344,6 +344,11 @@ void write_table(H5::H5File& file, const std::string& path, const Table& table) 
         write_attr(g, attr, value);
 }
 
+bool is_fixed_root_attr(const std::string& name) {
+    return name == "schema_version" || name == "cbs_version" || name == "git_sha" ||
+           name == "config" || name == "created";
+}
+
 /// Builds the whole file in memory (HDF5's core driver, no backing store) and returns its bytes.
 /// Keeping HDF5 away from the disk matters: in HDF5 1.10 a failed H5Fclose (e.g. disk full while
 /// flushing) leaves the file open inside the library, which then crashes at process exit. Here
@@ -357,6 +362,11 @@ std::vector<unsigned char> file_image(const std::string& label, const Study& stu
     write_attr(file, "git_sha", study.meta.git_sha);
     write_attr(file, "config", study.meta.config);
     write_attr(file, "created", study.meta.created);
+    for (const auto& [name, value] : study.meta.attrs) {
+        if (is_fixed_root_attr(name))
+            throw std::invalid_argument("root attribute '" + name + "' is reserved");
+        write_attr(file, name, value);
+    }
     {
         // Scoped so every object is closed before the image is taken.
         H5::Group runs = file.createGroup("runs");
@@ -607,6 +617,11 @@ Study read_study(const std::string& path) {
         study.meta.git_sha = read_root_string(file, "git_sha");
         study.meta.config = read_root_string(file, "config");
         study.meta.created = read_root_string(file, "created");
+        for (int a = 0; a < file.getNumAttrs(); ++a) {
+            const H5::Attribute attr = file.openAttribute(static_cast<unsigned>(a));
+            const std::string name = attr.getName();
+            if (!is_fixed_root_attr(name)) study.meta.attrs[name] = read_attr(attr, "root ");
+        }
         read_tables(file, study);
         if (!file.nameExists("runs")) return study; // a study with no runs written yet
         if (file.childObjType("runs") != H5O_TYPE_GROUP) throw fail("/runs is not a group");

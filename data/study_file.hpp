@@ -1,6 +1,8 @@
 // HDF5 study files: the schema of docs/hdf5-schema.md (DESIGN.md "Output").
 //
-//   /                      attributes schema_version (int64), cbs_version, git_sha, config, created
+//   /                      attributes schema_version (int64), cbs_version, git_sha, config,
+//   created,
+//                          and optional further ones (StudyMeta::attrs)
 //   /runs/<id>/            one group per run; attributes = the run's parameters (int64, double or
 //                          string), plus `diverged` (int64 0/1) and `diverged_step` (int64)
 //   /runs/<id>/step        int64 [n]   recorded steps
@@ -34,6 +36,9 @@ struct StudyMeta {
     std::string git_sha;     ///< revision cbs was built from
     std::string config;      ///< the resolved configuration text (TOML)
     std::string created;     ///< ISO-8601 UTC time of writing, e.g. "2026-11-21T23:59:59Z"
+    /// Further root attributes (e.g. an LM study's machine, wall time and input checksums);
+    /// names must differ from the five above. Read back as written.
+    std::map<std::string, AttrValue> attrs;
 };
 
 /// One run: its parameters and its curves (all curve vectors have the same length).

@@ -6,7 +6,6 @@
 #include "experiments/sweep.hpp"
 #include "theory/check.hpp"
 
-#include "experiments/run_output.hpp"
 #include "theory/fnv1a.hpp"
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -158,6 +158,35 @@ data::Table sittings_table(const RunStore& store, const ConfigEntries& entries,
     t.attrs["tokenizer_path"] = tokenizer;
     t.attrs["tokenizer_fnv1a"] = file_checksum(tokenizer);
     return t;
+}
+
+/// Root attributes of an LM study file, from its sittings table: where and when it ran, on what
+/// backend and inputs, and its wall time summed over every sitting.
+std::map<std::string, data::AttrValue> study_root_attrs(const data::Table& sittings) {
+    const auto text = [&](const std::string& column) -> const std::vector<std::string>& {
+        for (const auto& [name, values] : sittings.columns)
+            if (name == column) return std::get<std::vector<std::string>>(values);
+        throw std::logic_error("sittings table without column " + column);
+    };
+    const auto unique_joined = [](const std::vector<std::string>& values) {
+        std::vector<std::string> seen;
+        for (const std::string& v : values)
+            if (std::find(seen.begin(), seen.end(), v) == seen.end()) seen.push_back(v);
+        return fmt::format("{}", fmt::join(seen, "; "));
+    };
+    std::map<std::string, data::AttrValue> attrs;
+    attrs["lm_study_started"] = text("started").front();
+    attrs["lm_study_last_sitting"] = text("started").back();
+    attrs["lm_study_sittings"] = static_cast<std::int64_t>(text("started").size());
+    attrs["lm_study_wall_seconds"] = sittings.attrs.at("total_seconds");
+    attrs["machine_cpu"] = unique_joined(text("cpu_model"));
+    attrs["machine_cores"] = static_cast<std::int64_t>(std::thread::hardware_concurrency());
+    attrs["backend"] = unique_joined(text("backend"));
+    attrs["commits"] = unique_joined(text("git_sha"));
+    for (const char* key : {"train_path", "train_fnv1a", "val_path", "val_fnv1a", "tokenizer_path",
+                            "tokenizer_fnv1a"})
+        attrs[key] = sittings.attrs.at(key);
+    return attrs;
 }
 
 } // namespace
@@ -355,12 +384,12 @@ LmStudyResult run_lm_study(const ConfigEntries& entries, const std::string& conf
                     "model.size), 95% intervals; variable joint: CBS = c D^exponent N^gamma");
     store.set_table("fits/lm", lm_fits);
     store.set_table("cbs/steps", steps_table);
-    store.set_table(
-        "cbs/lm_sittings",
-        sittings_table(
-            store, entries, started,
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-            result.ran));
+    const data::Table sittings = sittings_table(
+        store, entries, started,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+        result.ran);
+    store.set_table("cbs/lm_sittings", sittings);
+    store.set_root_attrs(study_root_attrs(sittings));
     store.set_table("cbs/estimates", estimates_table(estimates));
     store.set_table("fits/cbs", fits_table(fit_rows));
     store.checkpoint();

@@ -154,6 +154,7 @@ RunStore::RunStore(std::string path, std::string config)
             fmt::format("study file '{}': '{}' exists but is not a directory", path_, journal));
 
     std::string stored_config;
+    std::map<std::string, data::AttrValue> root_attrs;
     bool have_stored_config = false;
     if (fs::exists(path_, ec)) {
         data::Study stored = data::read_study(path_); // UserError naming the path if unreadable
@@ -161,6 +162,7 @@ RunStore::RunStore(std::string path, std::string config)
         study_.tables = std::move(stored.tables);
         std::sort(study_.runs.begin(), study_.runs.end(), by_id);
         stored_config = std::move(stored.meta.config);
+        root_attrs = std::move(stored.meta.attrs);
         have_stored_config = true;
     }
     // Journal files are newer than PATH (written after its last checkpoint): they win.
@@ -175,6 +177,18 @@ RunStore::RunStore(std::string path, std::string config)
     }
     if (config_.empty()) config_ = std::move(stored_config);
     study_.meta = make_study_meta(config_);
+    study_.meta.attrs = std::move(root_attrs);
+}
+
+std::map<std::string, data::AttrValue> RunStore::root_attrs() const {
+    const std::lock_guard<std::mutex> guard(mutex_);
+    return study_.meta.attrs;
+}
+
+void RunStore::set_root_attrs(const std::map<std::string, data::AttrValue>& attrs) {
+    const std::lock_guard<std::mutex> guard(mutex_);
+    for (const auto& [name, value] : attrs)
+        study_.meta.attrs[name] = value;
 }
 
 bool RunStore::contains(const std::string& id) const {
@@ -277,7 +291,9 @@ void RunStore::checkpoint() {
             }
             included.emplace_back(file, *identity);
         }
+        std::map<std::string, data::AttrValue> root_attrs = std::move(study_.meta.attrs);
         study_.meta = make_study_meta(config_);
+        study_.meta.attrs = std::move(root_attrs);
         snapshot = study_;
     }
 

@@ -11,6 +11,7 @@
 
 #include "data/study_file.hpp"
 
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -51,6 +52,12 @@ public:
 
     /// Sets a table (e.g. "cbs/estimates"); written at the next checkpoint.
     void set_table(const std::string& name, const data::Table& table);
+
+    /// Thread-safe: root attributes beyond the schema's own (data::StudyMeta::attrs), kept from
+    /// the stored file when reopened; `set_root_attrs` adds or replaces the given ones, written
+    /// at the next checkpoint.
+    std::map<std::string, data::AttrValue> root_attrs() const;
+    void set_root_attrs(const std::map<std::string, data::AttrValue>& attrs);
 
     /// Thread-safe: rewrites PATH atomically with every run and table, then deletes the journal
     /// files it now contains (and the journal directory when empty).

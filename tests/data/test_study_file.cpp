@@ -68,6 +68,9 @@ Study make_study() {
     s.meta.git_sha = "c481b6f2e916";
     s.meta.config = "[spectrum]\na = 2.0\nb = 1.5 # comment with \"quotes\" and UTF-8: λ, η\n";
     s.meta.created = "2026-11-21T23:59:59Z";
+    s.meta.attrs["machine_cpu"] = std::string("Example CPU @ 2.6GHz");
+    s.meta.attrs["machine_cores"] = std::int64_t{2};
+    s.meta.attrs["lm_study_wall_seconds"] = 3600.25;
 
     RunRecord a = make_run("B=64,lr=0.5", 12, 1.0);
     a.attrs["batch"] = std::int64_t{64};
@@ -104,6 +107,7 @@ void require_equal(const Study& got, const Study& want) {
     REQUIRE(got.meta.git_sha == want.meta.git_sha);
     REQUIRE(got.meta.config == want.meta.config);
     REQUIRE(got.meta.created == want.meta.created);
+    REQUIRE(got.meta.attrs == want.meta.attrs);
     REQUIRE(got.runs.size() == want.runs.size());
     for (std::size_t i = 0; i < want.runs.size(); ++i)
         cbs::test::require_same_run(got.runs[i], want.runs[i]); // exact: HDF5 is bit for bit
@@ -450,6 +454,10 @@ TEST_CASE("write_study rejects invalid runs with std::invalid_argument", "[study
     SECTION("duplicate ids") {
         s.runs.push_back(make_run("good", 2, 2.0));
         CHECK_THROWS_WITH(write_study(path, s), Catch::Contains("duplicate"));
+    }
+    SECTION("a further root attribute with a reserved name") {
+        s.meta.attrs["config"] = std::string("shadow");
+        CHECK_THROWS_WITH(write_study(path, s), Catch::Contains("reserved"));
     }
     SECTION("unsupported schema_version") {
         s.meta.schema_version = 2;

@@ -189,6 +189,29 @@ TEST_CASE("run store: tables are written at checkpoint and kept on reopen", "[st
     CHECK(read_study(path).runs.size() == 2);
 }
 
+TEST_CASE("run store: root attributes are written at checkpoint, kept on reopen and merged",
+          "[store]") {
+    TempDir dir;
+    const std::string path = dir.file("study.h5");
+    {
+        RunStore store(path, "cfg");
+        store.add(make_run("r", 2, 1.0));
+        store.set_root_attrs({{"machine_cpu", std::string("cpu A")}, {"wall", 1.5}});
+        store.checkpoint();
+    }
+    CHECK(read_study(path).meta.attrs.at("machine_cpu") == AttrValue(std::string("cpu A")));
+    RunStore store(path, "cfg");
+    CHECK(store.root_attrs().at("wall") == AttrValue(1.5));
+    store.set_root_attrs({{"wall", 2.5}, {"sittings", std::int64_t{2}}});
+    store.checkpoint();
+    const Study study = read_study(path);
+    CHECK(study.meta.attrs.size() == 3);
+    CHECK(study.meta.attrs.at("machine_cpu") == AttrValue(std::string("cpu A")));
+    CHECK(study.meta.attrs.at("wall") == AttrValue(2.5));
+    CHECK(study.meta.attrs.at("sittings") == AttrValue(std::int64_t{2}));
+    CHECK(study.meta.config == "cfg");
+}
+
 TEST_CASE("run store: unusable paths and unreadable files are UserErrors naming them", "[store]") {
     TempDir dir;
     SECTION("missing directory") {

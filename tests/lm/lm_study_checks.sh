@@ -25,6 +25,11 @@ t = h5py.File(sys.argv[1], "r")["cbs/lm_sittings"]
 assert t["trainings_run"][()].tolist() == [16.0], t["trainings_run"][()]
 assert t.attrs["total_seconds"] > 0 and len(t.attrs["train_fnv1a"]) == 16, dict(t.attrs)
 assert t["backend"][0] in (b"cpu", "cpu"), t["backend"][()]
+root = h5py.File(sys.argv[1], "r").attrs
+assert root["lm_study_wall_seconds"] == t.attrs["total_seconds"], dict(root)
+assert root["lm_study_sittings"] == 1 and root["backend"] == "cpu", dict(root)
+assert all(root[k] == t.attrs[k] for k in ("train_fnv1a", "val_fnv1a", "tokenizer_fnv1a"))
+assert root["machine_cores"] >= 1 and root["machine_cpu"] and root["commits"], dict(root)
 PY
     # `cbs measure` on the same file serves the shared budgets as `cbs run` did.
     "$cbs" measure "$work/lm.h5" --json >"$work/measure.json"
