@@ -620,7 +620,12 @@ Study read_study(const std::string& path) {
         for (int a = 0; a < file.getNumAttrs(); ++a) {
             const H5::Attribute attr = file.openAttribute(static_cast<unsigned>(a));
             const std::string name = attr.getName();
-            if (!is_fixed_root_attr(name)) study.meta.attrs[name] = read_attr(attr, "root ");
+            // Others' attributes this schema cannot hold (arrays, compounds) are left out.
+            const H5T_class_t cls = attr.getTypeClass();
+            if (is_fixed_root_attr(name) || attr.getSpace().getSimpleExtentNpoints() != 1 ||
+                (cls != H5T_INTEGER && cls != H5T_FLOAT && cls != H5T_STRING))
+                continue;
+            study.meta.attrs[name] = read_attr(attr, "root ");
         }
         read_tables(file, study);
         if (!file.nameExists("runs")) return study; // a study with no runs written yet

@@ -52,7 +52,7 @@ private:
 void write_file(const fs::path& path, std::string_view content) {
     std::ofstream out(path, std::ios::binary);
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    if (!out) throw UserError("cannot write " + path.string());
+    if (!out) throw UserError("cannot write " + path.string() + ": " + std::strerror(errno));
 }
 
 std::string read_file(const fs::path& path) {

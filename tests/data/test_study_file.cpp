@@ -404,8 +404,12 @@ TEST_CASE("read_study returns curves written by other tools as extra curves", "[
         run.createDataSet("train_loss", H5::PredType::NATIVE_FLOAT, H5::DataSpace(1, dims))
             .write(loss, H5::PredType::NATIVE_FLOAT);
         run.createGroup("checkpoints");
+        // A root array attribute (this schema's root attributes are scalars) is left out.
+        file.createAttribute("histogram", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, dims))
+            .write(H5::PredType::NATIVE_FLOAT, loss);
     }
     const Study back = read_study(path);
+    CHECK(back.meta.attrs == make_study().meta.attrs);
     const RunRecord& run = back.runs.at(0);
     REQUIRE(run.id == "B=1024");
     REQUIRE(run.extra_curves.size() == 1);

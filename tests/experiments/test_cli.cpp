@@ -68,7 +68,7 @@ TEST_CASE("cbs simulate refuses bad input with exit code 2 and leaves no output"
     CHECK(unknown_option.code == 2);
 }
 
-TEST_CASE("missing output directories are created, for default and explicit --out; refused input "
+TEST_CASE("missing output directories are created, for default and explicit --out, refused input "
           "creates none",
           "[cli]") {
     const fs::path fresh = scratch_dir() / "fresh";
@@ -181,7 +181,7 @@ TEST_CASE("each subcommand's --help lists what that subcommand reads, not the si
     }
 }
 
-TEST_CASE("cbs measure on a CSV reproduces a hand-checkable CBS; cbs fit a hand-checkable slope",
+TEST_CASE("cbs measure on a CSV reproduces a hand-checkable CBS, cbs fit a hand-checkable slope",
           "[cli]") {
     // f(B) = 100 + 10000/B: B* = b/(5a) + 1.2 B_opt = 20 + 1.2 = 21.2 with B_opt = 1.
     const fs::path csv = scratch_dir() / "steps.csv";
@@ -253,7 +253,7 @@ TEST_CASE("cbs coord-check prints a table, JSON and an HDF5 table of the same ro
     }
 }
 
-TEST_CASE("cbs coord-check: its own stable default lr; diverged widths shown as diverged and left "
+TEST_CASE("cbs coord-check: its own stable default lr, diverged widths shown as diverged and left "
           "out of the summary with a warning naming them",
           "[cli]") {
     // Defaults: lr = 0.01, not the simulators' 0.5, under which μP widths 128 and 1024 blow up.

@@ -145,7 +145,7 @@ TEST_CASE("interrupt: cbs sweep killed -9 five times at random moments, resumed 
 }
 
 TEST_CASE("interrupt: SIGINT and SIGTERM stop cbs sweep with exit 2, a consistent file and a "
-          "resume hint; rerunning completes it",
+          "resume hint, rerunning completes it",
           "[interrupt]") {
     const Paths& p = paths();
     const auto want = runs_by_id(p.reference);

@@ -309,7 +309,7 @@ TEST_CASE("run store: concurrent adds and checkpoints lose nothing", "[store]") 
     CHECK_FALSE(fs::exists(path + ".journal"));
 }
 
-TEST_CASE("run store: a batch of runs is one journal file; an id twice in a batch keeps the last; "
+TEST_CASE("run store: a batch of runs is one journal file, an id twice in a batch keeps the last, "
           "remove_run_store deletes file and journal",
           "[store]") {
     TempDir dir;

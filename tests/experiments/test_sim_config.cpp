@@ -101,7 +101,7 @@ TEST_CASE("set arguments (key=value) are parsed strictly", "[config]") {
     CHECK(parse_set_argument("spectrum.file=caf\xc3\xa9\tx.txt").value == "caf\xc3\xa9\tx.txt");
 }
 
-TEST_CASE("TOML tables and dotted keys map onto the same options; later entries win", "[config]") {
+TEST_CASE("TOML tables and dotted keys map onto the same options, later entries win", "[config]") {
     const auto entries = parse_toml("lr = 0.2\nbatch = 32\nschedule = \"wsd\"\n"
                                     "[spectrum]\na = 1.5\nb = 2.5\n[model]\nsize = 400\n",
                                     "test.toml");
