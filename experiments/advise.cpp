@@ -159,7 +159,7 @@ void check_refit(double stored, double refit, const char* what, const std::strin
 std::string cbs_meaning() {
     return "The critical batch size is the largest batch at which training still scales almost "
            "linearly: past it, doubling the batch costs more than 20% extra optimizer steps over "
-           "linear scaling (the study's 20% rule), so more data parallelism buys little time.";
+           "linear scaling (the study's 20% rule).";
 }
 
 CbsLaw published_law() {
@@ -371,6 +371,8 @@ Advice advise(const CbsLaw& law, double params, double tokens, double context) {
     // printed range), and for the published law outside the tokens per parameter it was tested at.
     const MeasuredRange r = measured_range(law);
     const double slack = 1e-9;
+    const char* extrapolates =
+        "the forecast extrapolates, and its interval assumes the law still holds there";
     const auto outside = [&](double v, double low, double high, const std::string& what,
                              const std::string& unit) {
         if (low == high && law.form != CbsLaw::Form::joint) {
@@ -383,13 +385,12 @@ Advice advise(const CbsLaw& law, double params, double tokens, double context) {
                 return;
         } else if (v < low * (1 - slack)) {
             a.warnings.push_back(fmt::format("{} = {} {} is below the smallest the law was "
-                                             "measured on ({}): the forecast extrapolates",
-                                             what, si(v), unit, si(low)));
+                                             "measured on ({}, {:.3g}x): {}",
+                                             what, si(v), unit, si(low), v / low, extrapolates));
         } else if (v > high * (1 + slack)) {
             a.warnings.push_back(fmt::format("{} = {} {} is above the largest the law was "
-                                             "measured on ({}, {:.3g}x): the forecast "
-                                             "extrapolates",
-                                             what, si(v), unit, si(high), v / high));
+                                             "measured on ({}, {:.3g}x): {}",
+                                             what, si(v), unit, si(high), v / high, extrapolates));
         } else {
             return;
         }
@@ -402,9 +403,9 @@ Advice advise(const CbsLaw& law, double params, double tokens, double context) {
         (ratio < law.support_tokens_per_param_min || ratio > law.support_tokens_per_param_max)) {
         a.warnings.push_back(fmt::format(
             "D/N = {} tokens per parameter is outside {} to {}, where the study checked that "
-            "the CBS follows D alone: the forecast extrapolates",
+            "the CBS follows D alone: {}",
             plain(ratio), plain(law.support_tokens_per_param_min),
-            plain(law.support_tokens_per_param_max)));
+            plain(law.support_tokens_per_param_max), extrapolates));
         a.extrapolated = true;
     }
     if (!a.has_interval)

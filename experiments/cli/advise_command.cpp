@@ -33,17 +33,21 @@ CLI::App* add_advise_command(CLI::App& app, AdviseArgs& args) {
         "the range of N and D the law was measured on and warns when the request extrapolates");
     cmd->add_option("--params", args.params,
                     "non-embedding parameters N of the planned model, e.g. 1.2e9")
+        ->type_name("N")
         ->required();
     cmd->add_option("--tokens", args.tokens, "training tokens D of the planned run, e.g. 24.6e9")
+        ->type_name("D")
         ->required();
     cmd->add_option("--context", args.context,
                     "tokens per sequence: the batch is counted in sequences of this length "
                     "(default: the law's: 512 for the published law, the study's model.context "
                     "with --from)")
+        ->type_name("T")
         ->each([&args](const std::string&) { args.context_given = true; });
     cmd->add_option("--from", args.from,
                     "an LM study file (cbs run): use its fitted law (/fits/lm) instead of the "
-                    "published one (default: the published law)");
+                    "published one (default: the published law)")
+        ->type_name("STUDY.h5");
     cmd->add_flag("--json", args.json, "print the forecast as JSON (docs/json.md)");
     return cmd;
 }
