@@ -80,7 +80,7 @@ std::string si(double v) {
     return fmt::format("{:.3g}", v);
 }
 
-/// 5.6, 20, 1042: three significant digits, without an exponent below 1e6.
+/// 5.6, 20, 1042, 2609: three significant digits, whole numbers from 100 to 1e6.
 std::string plain(double v) {
     if (std::abs(v) >= 100 && std::abs(v) < 1e6) return fmt::format("{:.0f}", v);
     return fmt::format("{:.3g}", v);
@@ -440,13 +440,14 @@ std::string advice_text(const CbsLaw& law, const Advice& a) {
         "Critical batch size for N = {} non-embedding parameters trained on D = {} tokens:\n",
         si(a.params), si(a.tokens));
     if (a.has_interval)
-        out += fmt::format("  {:.0f} sequences of {:g} tokens (95% interval {:.0f} to {:.0f})"
+        out += fmt::format("  {} sequences of {:g} tokens (95% interval {} to {})"
                            " = {} tokens per batch ({} to {})\n",
-                           a.cbs_sequences, a.context, a.cbs_sequences_low, a.cbs_sequences_high,
-                           si(a.cbs_tokens), si(a.cbs_tokens_low), si(a.cbs_tokens_high));
+                           plain(a.cbs_sequences), a.context, plain(a.cbs_sequences_low),
+                           plain(a.cbs_sequences_high), si(a.cbs_tokens), si(a.cbs_tokens_low),
+                           si(a.cbs_tokens_high));
     else
-        out += fmt::format("  {:.0f} sequences of {:g} tokens = {} tokens per batch\n",
-                           a.cbs_sequences, a.context, si(a.cbs_tokens));
+        out += fmt::format("  {} sequences of {:g} tokens = {} tokens per batch\n",
+                           plain(a.cbs_sequences), a.context, si(a.cbs_tokens));
     out += cbs_meaning() + "\n";
     std::string exponents;
     if (law.form == CbsLaw::Form::joint)

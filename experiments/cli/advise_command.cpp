@@ -47,7 +47,8 @@ CLI::App* add_advise_command(CLI::App& app, AdviseArgs& args) {
     cmd->add_option("--from", args.from,
                     "an LM study file (cbs run): use its fitted law (/fits/lm) instead of the "
                     "published one (default: the published law)")
-        ->type_name("STUDY.h5");
+        ->type_name("STUDY.h5")
+        ->each([&args](const std::string&) { args.from_given = true; });
     cmd->add_flag("--json", args.json, "print the forecast as JSON (docs/json.md)");
     return cmd;
 }
@@ -58,7 +59,16 @@ int run_advise_command(const AdviseArgs& args) {
     const double context = args.context_given
                                ? positive_number("--context", args.context, "tokens per sequence")
                                : 0.0;
-    const CbsLaw law = args.from.empty() ? published_law() : study_law(args.from, params, tokens);
+    CbsLaw law;
+    if (!args.from_given) {
+        law = published_law();
+    } else {
+        try {
+            law = study_law(args.from, params, tokens);
+        } catch (const UserError& e) {
+            throw UserError(fmt::format("--from: {}", e.what())); // the message names the file
+        }
+    }
     const Advice advice = advise(law, params, tokens, context);
     fmt::print("{}", args.json ? advice_json(law, advice) : advice_text(law, advice));
     return 0;

@@ -19,7 +19,9 @@ struct AdviseArgs {
     std::string context; ///< tokens per sequence (if context_given; else the law's: 512 for the
                          ///< published law, the study's with --from)
     bool context_given = false;
-    std::string from; ///< study file whose /fits/lm law to use; empty = the published law
+    std::string from; ///< study file whose /fits/lm law to use (if from_given; else the
+                      ///< published law)
+    bool from_given = false;
     bool json = false;
 };
 

@@ -380,7 +380,10 @@ TEST_CASE("cbs advise refuses bad input in one line naming the flag, with exit c
         {"--params 1e9 --tokens 1e10 --context ''", "--context ''"},
         {"--params 1e9", "--tokens is required"},
         {"--tokens 1e9", "--params is required"},
-        {"--params 1e9 --tokens 1e10 --from /nonexistent/study.h5", "/nonexistent/study.h5"},
+        {"--params 1e9 --tokens 1e10 --from /nonexistent/study.h5",
+         "--from: cannot read study file '/nonexistent/study.h5'"},
+        {"--params 1e9 --tokens 1e10 --from /tmp", "--from: cannot read study file '/tmp'"},
+        {"--params 1e9 --tokens 1e10 --from ''", "--from: cannot read study file ''"},
         {"--params 1e9 --tokens 1e10 --bogus", "--bogus"},
     };
     for (const auto& c : cases) {
