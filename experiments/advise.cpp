@@ -204,9 +204,10 @@ CbsLaw published_law() {
     law.support_tokens_per_param_min = 0.28 * 20;
     law.support_tokens_per_param_max = 4 * 20;
     law.support = fmt::format(
-        "the study also varied D at {} from 5.6 to 80 tokens per parameter (published {}), "
+        "the study also varied D at {} from {} to {} tokens per parameter (published {}), "
         "and N at {} (published {}, almost flat), so the law leaves N out",
-        fixed_text("data_size"), law_text("data_size"), fixed_text("model_size"),
+        fixed_text("data_size"), plain(law.support_tokens_per_param_min),
+        plain(law.support_tokens_per_param_max), law_text("data_size"), fixed_text("model_size"),
         law_text("model_size"));
     return law;
 }
