@@ -171,7 +171,7 @@ TEST_CASE("power law input errors", "[fits]") {
           }).find("distinct") != std::string::npos);
 }
 
-TEST_CASE("joint power law recovers c, alpha, gamma; collinear input refused", "[fits]") {
+TEST_CASE("joint power law recovers c, alpha, gamma, and collinear input is refused", "[fits]") {
     // Non-collinear design: a 4 x 3 grid of (n, m).
     std::vector<double> n, m, y;
     for (const double nv : {85.0, 302.0, 604.0, 1200.0})
