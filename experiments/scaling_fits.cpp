@@ -176,19 +176,51 @@ JointPowerLawFit fit_joint_power_law(const std::vector<double>& n, const std::ve
     fit.r2 = r_squared(ssr, syy);
     fit.alpha_low = fit.alpha_high = fit.alpha;
     fit.gamma_low = fit.gamma_high = fit.gamma;
+    fit.mean_log_n = mn;
+    fit.mean_log_m = mm;
     const int dof = fit.points - 3;
     if (dof >= 1) {
         // Covariance s^2 (X^T X)^-1 of the slopes; (X^T X)^-1 = [smm, -snm; -snm, snn] / det.
         const double s2 = ssr / dof;
+        fit.residual_variance = s2;
+        fit.cov_alpha_alpha = s2 * smm / det;
+        fit.cov_alpha_gamma = -s2 * snm / det;
+        fit.cov_gamma_gamma = s2 * snn / det;
         const double t = t_quantile_975(dof);
-        const double half_alpha = t * std::sqrt(s2 * smm / det);
-        const double half_gamma = t * std::sqrt(s2 * snn / det);
+        const double half_alpha = t * std::sqrt(fit.cov_alpha_alpha);
+        const double half_gamma = t * std::sqrt(fit.cov_gamma_gamma);
         fit.alpha_low = fit.alpha - half_alpha;
         fit.alpha_high = fit.alpha + half_alpha;
         fit.gamma_low = fit.gamma - half_gamma;
         fit.gamma_high = fit.gamma + half_gamma;
     }
     return fit;
+}
+
+Forecast forecast(const JointPowerLawFit& fit, double n, double m) {
+    const char* where = "forecast";
+    if (!(std::isfinite(n) && n > 0))
+        throw UserError(fmt::format("{}: n = {}: must be finite and > 0", where, n));
+    if (!(std::isfinite(m) && m > 0))
+        throw UserError(fmt::format("{}: m = {}: must be finite and > 0", where, m));
+    CBS_CHECK(fit.points >= 3 && fit.c > 0, "forecast of an empty joint fit: points = ", fit.points,
+              ", c = ", fit.c);
+    Forecast out;
+    const double log_value = std::log(fit.c) + fit.alpha * std::log(n) + fit.gamma * std::log(m);
+    out.value = out.low = out.high = std::exp(log_value);
+    const int dof = fit.points - 3;
+    if (dof < 1) return out; // three points: no residual scale, as for alpha_low/high
+    // Var(log y_new - log y_hat) = s^2 (1 + 1/points) + d^T Cov(alpha, gamma) d: the centred
+    // intercept (mean log y) is independent of the slopes and has variance s^2 / points.
+    const double dn = std::log(n) - fit.mean_log_n;
+    const double dm = std::log(m) - fit.mean_log_m;
+    const double variance = fit.residual_variance * (1 + 1 / static_cast<double>(fit.points)) +
+                            dn * dn * fit.cov_alpha_alpha + 2 * dn * dm * fit.cov_alpha_gamma +
+                            dm * dm * fit.cov_gamma_gamma;
+    const double half = t_quantile_975(dof) * std::sqrt(variance);
+    out.low = std::exp(log_value - half);
+    out.high = std::exp(log_value + half);
+    return out;
 }
 
 std::vector<double> local_slopes(const std::vector<double>& x, const std::vector<double>& y) {

@@ -1,5 +1,6 @@
 // The `cbs` command-line tool: one executable, one subcommand per job (DESIGN.md).
 // Exit codes: 0 success, 2 bad input (one-line message on stderr), 1 internal error.
+#include "experiments/cli/advise_command.hpp"
 #include "experiments/cli/coord_check_command.hpp"
 #include "experiments/cli/measure_command.hpp"
 #include "experiments/cli/omp_wait_policy.hpp"
@@ -46,6 +47,8 @@ int main(int argc, char** argv) {
     CLI::App* report = cbs::exp::add_report_command(app, report_args);
     cbs::exp::CoordCheckArgs coord_check_args;
     CLI::App* coord_check = cbs::exp::add_coord_check_command(app, coord_check_args);
+    cbs::exp::AdviseArgs advise_args;
+    CLI::App* advise = cbs::exp::add_advise_command(app, advise_args);
     // Set after the subcommands exist: CLI11 copies a parent's footer into every subcommand made
     // after it, and each subcommand's --help lists only what that subcommand reads.
     app.footer("Run `cbs SUBCOMMAND --help` for a subcommand's options.\n\n" +
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
         if (train_lm->parsed()) return cbs::exp::run_train_lm_command(train_lm_args);
         if (report->parsed()) return cbs::exp::run_report_command(report_args);
         if (coord_check->parsed()) return cbs::exp::run_coord_check_command(coord_check_args);
+        if (advise->parsed()) return cbs::exp::run_advise_command(advise_args);
     } catch (const cbs::UserError& e) {
         fmt::print(stderr, "cbs: error: {}\n", e.what());
         return 2;

@@ -171,7 +171,7 @@ TEST_CASE("power law input errors", "[fits]") {
           }).find("distinct") != std::string::npos);
 }
 
-TEST_CASE("joint power law recovers c, alpha, gamma; collinear input refused", "[fits]") {
+TEST_CASE("joint power law recovers c, alpha, gamma, and collinear input is refused", "[fits]") {
     // Non-collinear design: a 4 x 3 grid of (n, m).
     std::vector<double> n, m, y;
     for (const double nv : {85.0, 302.0, 604.0, 1200.0})
@@ -257,4 +257,73 @@ TEST_CASE("local slopes on a broken power law", "[fits]") {
           }).find("x = 2") != std::string::npos);
     CHECK(user_error([] { local_slopes({1}, {1}); }).find("need >= 2") != std::string::npos);
     CHECK(user_error([] { local_slopes({1, 0}, {1, 1}); }).find("x[1] = 0") != std::string::npos);
+}
+
+TEST_CASE("joint forecast: a hand-computed prediction interval on a 2 x 2 design", "[fits]") {
+    // log n, log m on the 2 x 2 grid {0, 1}^2, log y = 0, 1, 1, 3. Centred design: means 1/2 and
+    // 1/2, Snn = Smm = 1, Snm = 0, mean log y = 5/4; Sny = Smy = 3/2, so alpha = gamma = 3/2 and
+    // log c = 5/4 - 3/4 - 3/4 = -1/4. Fitted log y = -1/4, 5/4, 5/4, 11/4: residuals +-1/4, SSR =
+    // 1/4, dof = 1, s^2 = 1/4; Cov(alpha, gamma) = s^2 I. At log n = log m = 2: d = (3/2, 3/2),
+    // log y_hat = 23/4 and Var = s^2 (1 + 1/4 + 9/4 + 9/4) = 23/16; t(0.975, 1) = tan(0.475 pi).
+    const double e = std::exp(1.0);
+    const JointPowerLawFit fit =
+        fit_joint_power_law({1, e, 1, e}, {1, 1, e, e}, {1, e, e, std::exp(3.0)});
+    CHECK(fit.alpha == Approx(1.5).epsilon(1e-13));
+    CHECK(fit.gamma == Approx(1.5).epsilon(1e-13));
+    CHECK(fit.c == Approx(std::exp(-0.25)).epsilon(1e-13));
+    CHECK(fit.residual_variance == Approx(0.25).epsilon(1e-13));
+    CHECK(fit.cov_alpha_alpha == Approx(0.25).epsilon(1e-13));
+    CHECK(fit.cov_gamma_gamma == Approx(0.25).epsilon(1e-13));
+    CHECK(std::abs(fit.cov_alpha_gamma) < 1e-14);
+    const double t = std::tan(0.475 * std::numbers::pi);
+    const double half = t * std::sqrt(23.0 / 16);
+    const Forecast f = forecast(fit, e * e, e * e);
+    CHECK(f.value == Approx(std::exp(5.75)).epsilon(1e-12));
+    CHECK(f.low == Approx(std::exp(5.75 - half)).epsilon(1e-10));
+    CHECK(f.high == Approx(std::exp(5.75 + half)).epsilon(1e-10));
+    // At the centre of the design only the residual and intercept terms remain: s^2 (1 + 1/4).
+    const Forecast centre = forecast(fit, std::sqrt(e), std::sqrt(e));
+    CHECK(std::log(centre.high / centre.value) ==
+          Approx(t * std::sqrt(0.25 * 1.25)).epsilon(1e-10));
+
+    // Three points: exact fit, no residual scale, interval collapses onto the value.
+    const JointPowerLawFit three =
+        fit_joint_power_law({1, 10, 1}, {1, 1, 10}, {2, 2 * std::pow(10, 0.3), 2 * 10.0});
+    const Forecast exact = forecast(three, 100, 100);
+    CHECK(exact.value == Approx(2 * std::pow(100, 0.3) * 100).epsilon(1e-12));
+    CHECK(exact.low == exact.value);
+    CHECK(exact.high == exact.value);
+    CHECK(user_error([&] { forecast(fit, 0, 1); }).find("n = 0") != std::string::npos);
+    CHECK(user_error([&] { forecast(fit, 1, -2); }).find("m = -2") != std::string::npos);
+}
+
+TEST_CASE("joint forecast intervals cover a new observation about 95% of the time", "[fits]") {
+    // As for the one-variable forecast: 200 seeded trials on a 3 x 3 design, noise sd 0.1 in
+    // log y, a new observation off the design (2x the largest n, 4x the largest m). The interval
+    // is exact under Gaussian noise, so coverage ~ Binomial(200, 0.95)/200, sd 0.015.
+    std::vector<double> n, m;
+    for (const double nv : {85.0, 302.0, 1200.0})
+        for (const double mv : {1700.0, 6000.0, 24000.0}) {
+            n.push_back(nv);
+            m.push_back(mv);
+        }
+    const auto law = [](double nv, double mv) {
+        return 0.5 * std::pow(nv, 0.1) * std::pow(mv, 0.47);
+    };
+    std::mt19937_64 rng(20251203);
+    std::normal_distribution<double> noise(0.0, 0.1);
+    int covered = 0;
+    const int trials = 200;
+    for (int trial = 0; trial < trials; ++trial) {
+        std::vector<double> y;
+        for (std::size_t k = 0; k < n.size(); ++k)
+            y.push_back(law(n[k], m[k]) * std::exp(noise(rng)));
+        const JointPowerLawFit fit = fit_joint_power_law(n, m, y);
+        const double y_new = law(2400, 96000) * std::exp(noise(rng));
+        const Forecast f = forecast(fit, 2400, 96000);
+        covered += f.low <= y_new && y_new <= f.high;
+    }
+    const double coverage = static_cast<double>(covered) / trials;
+    CHECK(coverage >= 0.9);
+    CHECK(coverage <= 0.99);
 }

@@ -5,7 +5,9 @@
 #   report  the main job's report (scripts/main-report.sh) with a committed-like LM study file
 #           beside the main study shows the LM figures and judges both LM claims;
 #   resume  a `cbs run` killed (SIGKILL) after some runs finished, then rerun, gives the same
-#           runs and tables, bit for bit, as an uninterrupted run.
+#           runs and tables, bit for bit, as an uninterrupted run;
+#   advise  `cbs advise --from` the study file forecasts what numpy computes from the file's
+#           /cbs/estimates (least squares in logs, t prediction interval) and /fits/lm.
 # Usage: lm_study_checks.sh MODE CBS SOURCE_DIR. Exit 77 (skipped) without h5py/numpy.
 set -euo pipefail
 mode="$1" cbs="$2" src="$3"
@@ -126,6 +128,52 @@ for t in ("cbs/estimates", "cbs/steps", "fits/lm", "fits/cbs"):
             np.array_equal(x, y, equal_nan=True)
         assert same, (t, c, x, y)
 print("resume: runs and tables bit-identical to the uninterrupted run")
+PY
+    ;;
+advise)
+    "$cbs" run "$study" --out "$work/lm.h5" >"$work/log" 2>&1 || { cat "$work/log"; exit 1; }
+    for point in "8000 4096" "20000 16384"; do
+        set -- $point
+        "$cbs" advise --params "$1" --tokens "$2" --from "$work/lm.h5" --json >"$work/advise_$1.json"
+    done
+    "$py" - "$work/lm.h5" "$work"/advise_8000.json "$work"/advise_20000.json <<'PY'
+import json, sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+est = f["cbs/estimates"]
+keep = (est["series"].asstr()[()] == "lm") & np.isfinite(est["cbs_study"][()]) & \
+    (est["cbs_study"][()] > 0)
+d, n, y = est["n"][()][keep], est["M"][()][keep], est["cbs_study"][()][keep]
+X = np.column_stack([np.ones(len(y)), np.log(d), np.log(n)])
+beta, *_ = np.linalg.lstsq(X, np.log(y), rcond=None)
+dof = len(y) - 3
+assert dof >= 1, dof
+s2 = np.sum((np.log(y) - X @ beta) ** 2) / dof
+inv = np.linalg.inv(X.T @ X)
+# t(0.975, dof) for dof 1..10 (from scipy.stats.t.ppf, written here: scipy is not a dependency)
+t = [12.706204736432095, 4.302652729911275, 3.182446305284263, 2.7764451051977987,
+     2.5705818366147395, 2.4469118487916806, 2.3646242510102993, 2.3060041350333704,
+     2.2621571627409915, 2.2281388519649385][dof - 1]
+fits = f["fits/lm"]
+row = list(fits["variable"].asstr()[()]).index("joint")
+assert np.isclose(fits["c"][row], np.exp(beta[0]), rtol=1e-9), (fits["c"][row], beta)
+assert np.isclose(fits["exponent"][row], beta[1], rtol=1e-9, atol=1e-12)
+assert np.isclose(fits["gamma"][row], beta[2], rtol=1e-9, atol=1e-12)
+context = {f["runs"][r].attrs["model.context"] for r in f["runs"]}
+assert len(context) == 1, context
+context = float(context.pop())
+for path in sys.argv[2:]:
+    a = json.load(open(path))
+    x0 = np.array([1, np.log(a["tokens"]), np.log(a["params"])])
+    value = np.exp(x0 @ beta)
+    half = t * np.sqrt(s2 * (1 + x0 @ inv @ x0))
+    for key, want in (("cbs_sequences", value), ("cbs_sequences_low", value * np.exp(-half)),
+                      ("cbs_sequences_high", value * np.exp(half))):
+        assert np.isclose(a[key], want, rtol=1e-9), (path, key, a[key], want)
+    assert a["context"] == context and np.isclose(a["cbs_tokens"], value * context, rtol=1e-9)
+    assert a["law"]["form"] == "joint" and a["source"]["kind"] == "study", a
+    print(f"advise at N={a['params']:g}, D={a['tokens']:g}: {a['cbs_sequences']:.4g} "
+          f"[{a['cbs_sequences_low']:.4g}, {a['cbs_sequences_high']:.4g}] sequences of "
+          f"{context:g} tokens, as numpy computes from the file")
 PY
     ;;
 *) echo "unknown mode $mode"; exit 2 ;;
