@@ -9,7 +9,8 @@
 #                 /usr/local/cuda* and an empty file over each CUDA or MPI library the loader
 #                 cache lists. `backend = cuda` there must fail with one line naming the missing
 #                 library (CUDA builds). In every case (also where no namespace can be made) the
-#                 dynamic loader's log (LD_DEBUG=libs) must show no CUDA or MPI library looked up.
+#                 dynamic loader's log (LD_DEBUG=libs) must show no CUDA or MPI library, nor
+#                 either module, looked up.
 #   cuda-module   `backend = cuda` with the module missing (cbs copied alone) or unloadable (an
 #                 empty file in its place): exit 2, one line naming the file, no output written;
 #                 with the module beside cbs: success on a GPU machine, else exit 2, one line
@@ -89,10 +90,10 @@ EOF
         fail "cbs run"
     [ -s "$work/study.h5" ] || fail "cbs run wrote no study file"
     unset LD_DEBUG LD_DEBUG_OUTPUT
-    if grep -hE "$heavy" "$work"/ld.* >"$work/looked_up"; then
+    if grep -hE "$heavy|libcbs_(cuda|mpi)\.so" "$work"/ld.* >"$work/looked_up"; then
         fail "the dynamic loader looked up CUDA/MPI libraries: $(head -3 "$work/looked_up")"
     fi
-    echo "ok: --version, simulate and run loaded no CUDA or MPI library ($(ls "$work"/ld.* |
+    echo "ok: --version, simulate and run loaded no CUDA or MPI library or module ($(ls "$work"/ld.* |
         wc -l) processes)"
     if [ "$hidden" = 1 ] && [ "$have_cuda" = 1 ]; then
         # The hiding works: the CUDA module itself cannot load its libraries now.
