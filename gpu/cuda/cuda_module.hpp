@@ -6,9 +6,9 @@
 // dependencies. The module exports one C symbol, kCudaModuleSymbol, returning this table.
 //
 // The module is built in the same build as the executable (same compiler, same standard
-// library), so the table passes C++ types; `abi` and `cbs_version` catch a module left over from
-// another build. Exceptions thrown inside the module (cbs::UserError for "no device", CudaError
-// for a failed CUDA call) propagate to the caller as from any other function.
+// library), so the table passes C++ types; `abi` catches a module left over from an older build.
+// Exceptions thrown inside the module (cbs::UserError for "no device", CudaError for a failed CUDA
+// call) propagate to the caller as from any other function.
 #pragma once
 
 #include "gpu/backend.hpp"
@@ -26,8 +26,7 @@ inline constexpr int kCudaModuleAbi = 1;
 inline constexpr const char* kCudaModuleSymbol = "cbs_cuda_module_v1";
 
 struct CudaModuleApi {
-    int abi = 0;                       ///< kCudaModuleAbi of the module's build
-    const char* cbs_version = nullptr; ///< PROJECT_VERSION of the module's build
+    int abi = 0; ///< kCudaModuleAbi of the module's build
     /// Usable CUDA devices (0 without a driver or a device; never throws).
     int (*device_count)() = nullptr;
     /// cuda_device_description() of cuda_backend.hpp.
