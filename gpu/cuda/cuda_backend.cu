@@ -561,8 +561,8 @@ std::unique_ptr<LmBackend> module_make_backend(const ModelConfig& config,
 /// The module's one exported symbol (cuda_module.hpp's kCudaModuleSymbol).
 extern "C" __attribute__((visibility("default"))) const cbs::lm::CudaModuleApi*
 cbs_cuda_module_v1() {
-    static const cbs::lm::CudaModuleApi api{cbs::lm::kCudaModuleAbi, cbs::lm::module_device_count,
-                                            cbs::lm::module_device_description,
-                                            cbs::lm::module_make_backend};
+    static const cbs::lm::CudaModuleApi api{
+        cbs::lm::kCudaModuleAbi, cbs::lm::cuda_module_layout(), cbs::lm::module_device_count,
+        cbs::lm::module_device_description, cbs::lm::module_make_backend};
     return &api;
 }

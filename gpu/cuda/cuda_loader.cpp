@@ -31,10 +31,9 @@ CudaModule load_cuda_module() {
     void* entry = run_time_symbol(lib.handle, kCudaModuleSymbol, m.error);
     if (entry == nullptr) return m;
     const CudaModuleApi* api = reinterpret_cast<CudaModuleEntry>(entry)();
-    if (api == nullptr || api->abi != kCudaModuleAbi) {
-        m.error = fmt::format("{} is from another build of cbs (module ABI {}, this cbs {}): "
-                              "rebuild both",
-                              CBS_CUDA_MODULE_FILE, api != nullptr ? api->abi : -1, kCudaModuleAbi);
+    if (api == nullptr || api->abi != kCudaModuleAbi || api->layout != cuda_module_layout()) {
+        m.error = fmt::format("{} is from another build of cbs: rebuild both (cmake --build)",
+                              CBS_CUDA_MODULE_FILE);
         return m;
     }
     m.api = api; // the library stays open until exit: backends' code lives in it

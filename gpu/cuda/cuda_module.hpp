@@ -6,7 +6,8 @@
 // dependencies. The module exports one C symbol, kCudaModuleSymbol, returning this table.
 //
 // The module is built in the same build as the executable (same compiler, same standard
-// library), so the table passes C++ types; `abi` catches a module left over from an older build.
+// library), so the table passes C++ types; `abi` and `layout` catch a module left over from another
+// build (a module rebuilt without cbs, or the reverse), which would otherwise crash.
 // Exceptions thrown inside the module (cbs::UserError for "no device", CudaError for a failed CUDA
 // call) propagate to the caller as from any other function.
 #pragma once
@@ -14,6 +15,7 @@
 #include "gpu/backend.hpp"
 #include "gpu/cuda/cuda_backend.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,7 +28,8 @@ inline constexpr int kCudaModuleAbi = 1;
 inline constexpr const char* kCudaModuleSymbol = "cbs_cuda_module_v1";
 
 struct CudaModuleApi {
-    int abi = 0; ///< kCudaModuleAbi of the module's build
+    int abi = 0;              ///< kCudaModuleAbi of the module's build
+    std::uint64_t layout = 0; ///< cuda_module_layout() of the module's build (below)
     /// Usable CUDA devices (0 without a driver or a device; never throws).
     int (*device_count)() = nullptr;
     /// cuda_device_description() of cuda_backend.hpp.
@@ -36,6 +39,13 @@ struct CudaModuleApi {
                                                const std::vector<double>& ewa_decays,
                                                CudaPrecision precision) = nullptr;
 };
+
+/// Sizes of what crosses the boundary, as the compiler saw them: differs when one side was built
+/// from other sources (with `abi`, which a change that keeps every size must bump).
+inline std::uint64_t cuda_module_layout() {
+    return (sizeof(CudaModuleApi) << 48) ^ (sizeof(LmBackend) << 40) ^ (sizeof(ModelConfig) << 24) ^
+           (sizeof(ParamLayout) << 12) ^ sizeof(ParamTensor);
+}
 
 /// Type of the exported entry point.
 using CudaModuleEntry = const CudaModuleApi* (*)();
