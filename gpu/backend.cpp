@@ -42,21 +42,4 @@ std::unique_ptr<LmBackend> make_backend(const std::string& name, const ModelConf
     throw UserError(fmt::format("`backend` = {}: must be cpu, reference or cuda", name));
 }
 
-#ifndef CBS_HAVE_CUDA
-// A build without CUDA: the entry points of cuda_backend.hpp exist and say so.
-bool cuda_compiled() {
-    return false;
-}
-int cuda_device_count() {
-    return 0;
-}
-std::string cuda_device_description() {
-    return {};
-}
-std::unique_ptr<LmBackend> make_cuda_backend(const ModelConfig&, const std::vector<double>&,
-                                             CudaPrecision) {
-    throw UserError("`backend` = cuda: this cbs was built without CUDA");
-}
-#endif
-
 } // namespace cbs::lm

@@ -9,8 +9,8 @@
 // TOML could clash with the file (a key set twice, a dotted key under the file's last [table]);
 // the resolved parameters of every run are in its attributes anyway.
 //
-// MPI (CBS_HAVE_MPI): MPI is initialised only when the environment says this process was started
-// by an MPI launcher with more than one rank, so a plain `cbs sweep` never pays for MPI_Init.
+// MPI (mpi_session.hpp): MPI is loaded and initialised only when the environment says an MPI
+// launcher started this process as one of several ranks, so a plain `cbs sweep` never pays for it.
 // Rank r of K runs shard (i + N*r)/(N*K) for --shard i/N (default 0/1): that is rank r's share of
 // the --shard slice. Every rank adds to the shared PATH.journal (one file per run; sharded sweeps
 // never rewrite PATH), the ranks agree on success with an all-reduce (which is also the barrier),
@@ -22,6 +22,7 @@
 #include "experiments/run_output.hpp"
 
 #include "experiments/config_source.hpp"
+#include "experiments/mpi_session.hpp"
 #include "experiments/run_store.hpp"
 #include "experiments/sim_config.hpp"
 #include "experiments/sweep.hpp"
@@ -36,10 +37,6 @@
 #include <optional>
 #include <set>
 #include <sstream>
-
-#ifdef CBS_HAVE_MPI
-#include <mpi.h>
-#endif
 
 namespace cbs::exp {
 
@@ -108,49 +105,6 @@ std::string rate_text(const SweepSummary& s) {
     return s.seconds > 0 ? fmt::format("{:.1f}", static_cast<double>(s.ran) / s.seconds) : "-";
 }
 
-/// MPI world of this process; {0, 1} when not built with MPI or not started by an MPI launcher.
-struct World {
-    int rank = 0;
-    int size = 1;
-};
-
-#ifdef CBS_HAVE_MPI
-/// True if an MPI launcher started this process as one of several ranks (Open MPI, MPICH/Hydra,
-/// MVAPICH, Slurm's PMI). Checked before MPI_Init so a plain run never initialises MPI.
-bool launched_with_several_ranks() {
-    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE"})
-        if (const char* v = std::getenv(name); v != nullptr && std::atoi(v) > 1) return true;
-    return false;
-}
-
-/// Initialises MPI for the duration of a sweep and finalises it on every exit path.
-class MpiSession {
-public:
-    MpiSession() {
-        int initialized = 0;
-        MPI_Initialized(&initialized);
-        if (initialized == 0) {
-            MPI_Init(nullptr, nullptr);
-            owner_ = true;
-        }
-        MPI_Comm_rank(MPI_COMM_WORLD, &world_.rank);
-        MPI_Comm_size(MPI_COMM_WORLD, &world_.size);
-    }
-    ~MpiSession() {
-        int finalized = 0;
-        MPI_Finalized(&finalized);
-        if (owner_ && finalized == 0) MPI_Finalize();
-    }
-    MpiSession(const MpiSession&) = delete;
-    MpiSession& operator=(const MpiSession&) = delete;
-    const World& world() const { return world_; }
-
-private:
-    World world_;
-    bool owner_ = false;
-};
-#endif
-
 } // namespace
 
 int run_sweep_command(const SweepArgs& args) {
@@ -172,19 +126,17 @@ int run_sweep_command(const SweepArgs& args) {
     const std::vector<ConfigEntries> points = expand_axes(entries);
     const std::vector<SweepRun> runs = make_sweep_runs(points);
     ShardSpec shard = args.shard.empty() ? ShardSpec{} : parse_shard(args.shard);
-    [[maybe_unused]] const int user_shards = shard.count; // before MPI ranks split it
+    const int user_shards = shard.count; // before MPI ranks split it
     check_output_path(args.out_path);
     make_output_directory(args.out_path);
 
     // 2. MPI ranks split the shard further.
-    World world;
-#ifdef CBS_HAVE_MPI
+    MpiWorld world;
     std::optional<MpiSession> mpi;
-    if (launched_with_several_ranks()) {
-        mpi.emplace();
+    if (const std::string evidence = mpi_launcher_evidence(); !evidence.empty()) {
+        mpi.emplace(evidence);
         world = mpi->world();
     }
-#endif
     if (world.size > 1) shard = {shard.index + shard.count * world.rank, shard.count * world.size};
     const bool lead = world.rank == 0;
 
@@ -209,18 +161,14 @@ int run_sweep_command(const SweepArgs& args) {
         failure = std::current_exception();
     }
 
-#ifdef CBS_HAVE_MPI
     if (world.size > 1) {
         // The all-reduce is the barrier: after it every rank's journal files are on disk.
-        int failed_here = failure ? 1 : 0;
-        int failed_anywhere = 0;
-        MPI_Allreduce(&failed_here, &failed_anywhere, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-        unsigned long long counts[4] = {summary.total, summary.skipped, summary.ran,
-                                        summary.diverged};
+        const int failed_anywhere = mpi->max_on_all(failure ? 1 : 0);
+        const unsigned long long counts[4] = {summary.total, summary.skipped, summary.ran,
+                                              summary.diverged};
         unsigned long long totals[4] = {0, 0, 0, 0};
-        MPI_Reduce(counts, totals, 4, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
-        double seconds = 0;
-        MPI_Reduce(&summary.seconds, &seconds, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+        mpi->sum_to_root(counts, totals, 4);
+        const double seconds = mpi->max_to_root(summary.seconds);
         if (failure) std::rethrow_exception(failure);
         if (failed_anywhere != 0)
             throw UserError(fmt::format("the sweep failed on another MPI rank; finished runs are "
@@ -251,7 +199,6 @@ int run_sweep_command(const SweepArgs& args) {
         if (!args.quiet) fmt::print("wrote {} ({} runs)\n", args.out_path, gathered.size());
         return 0;
     }
-#endif
     if (failure) std::rethrow_exception(failure);
 
     if (!args.quiet) {

@@ -9,6 +9,7 @@
 // buffers are fp32. Deterministic: no atomics, fixed reduction shapes, one stream.
 #include "gpu/cuda/cuda_backend.hpp"
 #include "gpu/cuda/cuda_kernels.cuh"
+#include "gpu/cuda/cuda_module.hpp"
 #include "theory/check.hpp"
 
 #include <algorithm>
@@ -518,11 +519,11 @@ private:
 
 } // namespace cuda
 
-bool cuda_compiled() {
-    return true;
-}
+namespace {
 
-int cuda_device_count() {
+// The module's side of cuda_module.hpp: cuda_loader.cpp calls these through the table.
+
+int module_device_count() {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess) {
         (void)cudaGetLastError(); // no driver or no device: not an error here
@@ -531,8 +532,8 @@ int cuda_device_count() {
     return count;
 }
 
-std::string cuda_device_description() {
-    if (cuda_device_count() == 0) return {};
+std::string module_device_description() {
+    if (module_device_count() == 0) return {};
     cudaDeviceProp p{};
     CBS_CUDA(cudaGetDeviceProperties(&p, 0));
     return std::string(p.name) + ", sm_" + std::to_string(p.major) + std::to_string(p.minor) +
@@ -542,10 +543,10 @@ std::string cuda_device_description() {
            " GiB";
 }
 
-std::unique_ptr<LmBackend> make_cuda_backend(const ModelConfig& config,
-                                             const std::vector<double>& ewa_decays,
-                                             CudaPrecision precision) {
-    if (cuda_device_count() == 0)
+std::unique_ptr<LmBackend> module_make_backend(const ModelConfig& config,
+                                               const std::vector<double>& ewa_decays,
+                                               CudaPrecision precision) {
+    if (module_device_count() == 0)
         throw UserError("`backend` = cuda: no CUDA device is present (cudaGetDeviceCount)");
     CBS_CUDA(cudaSetDevice(0));
     if (precision == CudaPrecision::fp32)
@@ -553,4 +554,15 @@ std::unique_ptr<LmBackend> make_cuda_backend(const ModelConfig& config,
     return std::make_unique<cuda::CudaBackend<__nv_bfloat16>>(config, ewa_decays);
 }
 
+} // namespace
+
 } // namespace cbs::lm
+
+/// The module's one exported symbol (cuda_module.hpp's kCudaModuleSymbol).
+extern "C" __attribute__((visibility("default"))) const cbs::lm::CudaModuleApi*
+cbs_cuda_module_v1() {
+    static const cbs::lm::CudaModuleApi api{
+        cbs::lm::kCudaModuleAbi, cbs::lm::cuda_module_layout(), cbs::lm::module_device_count,
+        cbs::lm::module_device_description, cbs::lm::module_make_backend};
+    return &api;
+}

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <string>
 #include <string_view>
 
 int main(int argc, char** argv) {
@@ -13,7 +14,9 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i)
         listing = listing || std::string_view(argv[i]).starts_with("--list");
     if (!listing && cbs::lm::cuda_device_count() == 0) {
-        std::printf("SKIPPED: no CUDA device (%s)\n", cbs::lm::cuda_compiled()
+        const std::string why = cbs::lm::cuda_module_error();
+        std::printf("SKIPPED: no CUDA device (%s)\n", !why.empty() ? why.c_str()
+                                                      : cbs::lm::cuda_compiled()
                                                           ? "this build has the CUDA backend"
                                                           : "this build has no CUDA backend");
         return 77;
