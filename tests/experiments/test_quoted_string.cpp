@@ -1,6 +1,5 @@
-// data::quoted_string, as to_toml writes string values into the resolved TOML of every output
-// file: any string parses back to itself (a fuzz finding: paths with quotes or backslashes broke
-// the resolved TOML).
+// data::quoted_string (JSON manifests; its literals are valid TOML too): any string parses back to
+// itself. The resolved TOML of output files is written by toml++ (test_resolved_toml.cpp).
 #include "data/json_text.hpp"
 #include "experiments/config_source.hpp"
 
