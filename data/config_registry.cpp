@@ -34,10 +34,11 @@ std::string toml_decimals(const std::string& text) {
 /// `text` read as one TOML value (the right-hand side of `key = text`), or nullopt when it is
 /// not one. A newline or a comment would let the text carry more than one value: refused.
 /// Used for numbers and arrays of numbers (string keys take their text as it is).
-std::optional<toml::table> parse_value(const std::string& text) {
+/// With `lenient`, ".5" and "5." pass too (toml_decimals).
+std::optional<toml::table> parse_value(const std::string& text, bool lenient = true) {
     if (text.empty() || text.find_first_of("\n\r#") != std::string::npos) return std::nullopt;
     try {
-        const std::string document = "v = " + toml_decimals(text);
+        const std::string document = "v = " + (lenient ? toml_decimals(text) : text);
         toml::table table = toml::parse(std::string_view(document), std::string_view("value"));
         if (table.size() != 1 || !table.contains("v")) return std::nullopt;
         return table;
@@ -138,6 +139,11 @@ std::string string_text(std::string_view text) {
     out << toml::toml_formatter(toml::value<std::string>(std::string(text)),
                                 toml::format_flags::allow_unicode_strings);
     return out.str();
+}
+
+std::string setting_line(const Entry& entry) {
+    const bool toml_value = parse_value(entry.value, false).has_value();
+    return entry.key + " = " + (toml_value ? entry.value : string_text(entry.value)) + "\n";
 }
 
 std::string list_text(const std::vector<double>& v) {

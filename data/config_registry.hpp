@@ -55,6 +55,10 @@ std::string float_text(double v);
 /// `text` as a TOML basic string, written by toml++'s serializer (escapes `"`, `\` and control
 /// characters; UTF-8 kept).
 std::string string_text(std::string_view text);
+/// A setting as given, as a TOML line for the config text of a study file: `key = value\n` with
+/// the value text as it is where it is a TOML value (a number, an array such as a sweep axis),
+/// else as a string written by string_text ("cosine", a path).
+std::string setting_line(const Entry& entry);
 std::string list_text(const std::vector<double>& v);       ///< "[0.99, 0.999]"
 std::string list_text(const std::vector<std::int64_t>& v); ///< "[4096, 8192]"
 /// An attribute value as plain text: integers and floats as above, strings as they are.
@@ -98,7 +102,7 @@ struct Key {
     /// Checked by Registry::check_ranges (numbers only).
     std::optional<Range> range = std::nullopt;
     /// Whether the key means anything for these options (null = always). A key that does not
-    /// apply is not written, and giving it is refused (Registry::resolve).
+    /// apply is not written, and giving it is refused (Registry::apply).
     std::function<bool(const Options&)> applies = nullptr;
     /// Written into the resolved TOML only when this holds (null = always): keys added after
     /// runs were stored stay out while they have their default, so the ids of those runs stay.

@@ -157,6 +157,21 @@ TEST_CASE("value text: shortest floats, toml++ strings that read back", "[config
     }
 }
 
+TEST_CASE("settings as given become TOML lines", "[config]") {
+    const auto line = [](const std::string& value) { return setting_line({"k.x", value, "t"}); };
+    CHECK(line("2.5") == "k.x = 2.5\n");
+    CHECK(line("[1, 4, 16]") == "k.x = [1, 4, 16]\n");
+    CHECK(line("inf") == "k.x = inf\n");
+    CHECK(line("cosine") == "k.x = \"cosine\"\n");
+    CHECK(line(".5") == "k.x = \".5\"\n"); // not TOML as it stands: kept as text
+    CHECK(line("say \"hi\" \\ x") == "k.x = \"say \\\"hi\\\" \\\\ x\"\n");
+    CHECK(line("1 # x") == "k.x = \"1 # x\"\n");
+    const std::string text = line("a\"b") + setting_line({"y", "[0.5, 1.0]", "t"});
+    const toml::table t = toml::parse(text);
+    CHECK(t["k"]["x"].value<std::string>() == "a\"b");
+    CHECK(t["y"].as_array()->size() == 2);
+}
+
 TEST_CASE("ranges spell their rule", "[config]") {
     CHECK(in(0, 1, "[)").rule() == "must be in [0, 1)");
     CHECK(in(0, 1, "(]").rule() == "must be in (0, 1]");
