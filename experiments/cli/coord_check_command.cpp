@@ -3,9 +3,9 @@
 // --params.
 #include "experiments/cli/coord_check_command.hpp"
 
+#include "data/json_writer.hpp"
 #include "data/study_file.hpp"
 #include "experiments/config_source.hpp"
-#include "experiments/json_output.hpp"
 #include "experiments/run_output.hpp"
 #include "experiments/sim_config.hpp"
 #include "simulators/coord_check.hpp"
@@ -20,6 +20,10 @@
 #include <fmt/ranges.h>
 
 namespace cbs::exp {
+
+using data::Json;
+using data::json_line;
+using data::json_number;
 
 CLI::App* add_coord_check_command(CLI::App& app, CoordCheckArgs& args) {
     CLI::App* cmd = app.add_subcommand(

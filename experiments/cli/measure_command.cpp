@@ -1,7 +1,6 @@
 #include "experiments/cli/measure_command.hpp"
 
-#include "experiments/json_output.hpp"
-
+#include "data/json_writer.hpp"
 #include "data/study_file.hpp"
 #include "experiments/cbs_estimators.hpp"
 #include "experiments/lm_study.hpp"
@@ -16,6 +15,10 @@
 #include <sstream>
 
 namespace cbs::exp {
+
+using data::Json;
+using data::json_line;
+using data::json_number;
 
 namespace {
 

@@ -1,8 +1,8 @@
 #include "experiments/cli/run_command.hpp"
 
+#include "data/json_writer.hpp"
 #include "data/study_file.hpp"
 #include "experiments/cbs_tables.hpp"
-#include "experiments/json_output.hpp"
 #include "experiments/lm_study.hpp"
 #include "experiments/report.hpp"
 #include "experiments/run_output.hpp"
@@ -19,6 +19,10 @@
 #include <optional>
 
 namespace cbs::exp {
+
+using data::Json;
+using data::json_line;
+using data::json_number;
 
 CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
     CLI::App* cmd = app.add_subcommand(

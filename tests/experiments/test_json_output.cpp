@@ -1,6 +1,6 @@
 // The --json output (docs/json.md): written by nlohmann-json in the documented one-line layout;
 // every command's output parses and carries the documented fields.
-#include "experiments/json_output.hpp"
+#include "data/json_writer.hpp"
 
 #include "tests/support/cli.hpp"
 
@@ -10,9 +10,9 @@
 #include <fstream>
 
 namespace fs = std::filesystem;
-using cbs::exp::Json;
-using cbs::exp::json_line;
-using cbs::exp::json_number;
+using cbs::data::Json;
+using cbs::data::json_line;
+using cbs::data::json_number;
 using cbs::test::run_cbs;
 
 namespace {

@@ -1,9 +1,9 @@
-#include "experiments/json_output.hpp"
+#include "data/json_writer.hpp"
 
 #include <cmath>
 #include <fmt/format.h>
 
-namespace cbs::exp {
+namespace cbs::data {
 
 namespace {
 
@@ -59,4 +59,4 @@ std::string json_line(const Json& value) {
     return out;
 }
 
-} // namespace cbs::exp
+} // namespace cbs::data

@@ -1,14 +1,15 @@
-// The `--json` output of the CLI (docs/json.md): documents are built as nlohmann-json values and
-// written on one line by json_line(), which keeps the documented layout (`{"key": value, ...}`,
-// keys in insertion order) and number form (shortest round-trip, 20 not 20.0; null where not
-// finite). Strings, with their escapes, are written by nlohmann-json.
+// JSON written by cbs: the CLI's `--json` output (docs/json.md) and the manifest of prepared token
+// shards. Documents are built as nlohmann-json values and written by json_line(), which keeps the
+// documented layout (`{"key": value, ...}` on one line, keys in insertion order) and number form
+// (shortest round-trip, 20 not 20.0; null where not finite). Strings, with their escapes, are
+// written by nlohmann-json.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <string>
 
-namespace cbs::exp {
+namespace cbs::data {
 
 /// A JSON value whose objects keep their keys in insertion order (the documented order).
 using Json = nlohmann::ordered_json;
@@ -21,4 +22,4 @@ Json json_number(double v);
 /// is replaced by U+FFFD.
 std::string json_line(const Json& value);
 
-} // namespace cbs::exp
+} // namespace cbs::data
