@@ -36,10 +36,4 @@ private:
 /// UTF-8), or if the field's value is not a string. With duplicate keys the last one wins.
 std::optional<std::string> json_string_field(std::string_view json, std::string_view key);
 
-/// `text` as a double-quoted string literal that is valid JSON and also a TOML basic string
-/// (the two share their escapes): `"` and `\` escaped, control characters (U+0000..U+001F, and
-/// U+007F, which TOML also forbids raw) as \b \t \n \f \r or \uXXXX; the rest (UTF-8) kept.
-/// Used for JSON manifests and for the resolved TOML written into every output file.
-std::string quoted_string(std::string_view text);
-
 } // namespace cbs::data

@@ -3,6 +3,7 @@
 #include "data/prepare_data.hpp"
 
 #include "data/json_text.hpp"
+#include "data/json_writer.hpp"
 #include "data/token_shard.hpp"
 #include "data/tokenizer.hpp"
 #include "theory/check.hpp"
@@ -280,57 +281,73 @@ void check_out_dir(const fs::path& out) {
 std::string manifest_json(const PrepareOptions& o, const PrepareSummary& s,
                           const std::optional<std::uint32_t>& doc_token, std::int64_t spm_used,
                           std::int64_t spm_seen) {
-    std::ostringstream j;
-    auto split = [&](const char* name, const SplitSummary& sp) {
-        j << "  " << quoted_string(name) << ": {\"tokens\": " << sp.tokens
-          << ", \"segments\": " << sp.segments << ", \"documents\": " << sp.documents
-          << ", \"shards\": [";
-        for (std::size_t i = 0; i < sp.shards.size(); ++i)
-            j << (i ? ", " : "") << "{\"file\": " << quoted_string(sp.shards[i].file)
-              << ", \"tokens\": " << sp.shards[i].tokens << "}";
-        j << "]}";
+    const auto split = [](const SplitSummary& sp) {
+        Json shards = Json::array();
+        for (const auto& shard : sp.shards)
+            shards.push_back({{"file", shard.file}, {"tokens", shard.tokens}});
+        return Json{{"tokens", sp.tokens},
+                    {"segments", sp.segments},
+                    {"documents", sp.documents},
+                    {"shards", std::move(shards)}};
     };
-    j << "{\n";
-    j << "  \"format\": \"cbs-prepare-data\",\n  \"format_version\": 1,\n";
-    j << "  \"cbs_version\": " << quoted_string(o.cbs_version) << ",\n";
-    j << "  \"created\": " << quoted_string(utc_now()) << ",\n";
-    j << "  \"command_line\": " << quoted_string(o.command_line) << ",\n";
-    j << "  \"tokenizer\": {\"kind\": " << quoted_string(s.tokenizer)
-      << ", \"vocab_size\": " << s.vocab_size
-      << ", \"document_token\": " << (doc_token ? std::to_string(*doc_token) : "null")
-      << ", \"document_separator\": " << (doc_token ? std::string("null") : quoted_string("\n\n"));
+    Json tokenizer = {{"kind", s.tokenizer},
+                      {"vocab_size", s.vocab_size},
+                      {"document_token", doc_token ? Json(*doc_token) : Json(nullptr)},
+                      {"document_separator", doc_token ? Json(nullptr) : Json("\n\n")}};
     if (o.tokenizer == TokenizerKind::sentencepiece) {
-        j << ", \"model\": \"tokenizer.model\", \"trained\": " << (s.trained ? "true" : "false");
-        if (s.trained)
-            j << ", \"trained_on_sentences\": " << spm_used << ", \"sentences_seen\": " << spm_seen
-              << ", \"seed\": " << o.seed;
-        else
-            j << ", \"loaded_from\": " << quoted_string(o.model);
+        tokenizer["model"] = "tokenizer.model";
+        tokenizer["trained"] = s.trained;
+        if (s.trained) {
+            tokenizer["trained_on_sentences"] = spm_used;
+            tokenizer["sentences_seen"] = spm_seen;
+            tokenizer["seed"] = o.seed;
+        } else {
+            tokenizer["loaded_from"] = o.model;
+        }
     }
-    j << "},\n";
-    j << "  \"shard_version\": " << shard_version_for_vocab(s.vocab_size) << ",\n";
-    j << "  \"split\": {";
-    if (o.val_tokens > 0)
-        j << "\"rule\": \"head\", \"val_tokens\": " << o.val_tokens;
-    else
-        j << "\"rule\": \"interleaved\", \"val_fraction\": " << o.val_fraction;
-    j << ", \"segment_bytes\": " << o.segment_bytes << "},\n";
-    j << "  \"skip_invalid\": " << (o.skip_invalid ? "true" : "false") << ",\n";
-    j << "  \"text_bytes\": " << s.text_bytes << ",\n";
-    j << "  \"inputs\": [";
-    for (std::size_t i = 0; i < s.inputs.size(); ++i) {
-        const InputStats& in = s.inputs[i];
-        j << (i ? ",\n" : "\n") << "    {\"path\": " << quoted_string(in.path)
-          << ", \"format\": " << quoted_string(to_string(in.format)) << ", \"bytes\": " << in.bytes
-          << ", \"lines\": " << in.lines << ", \"documents\": " << in.documents
-          << ", \"segments\": " << in.segments << ", \"skipped\": " << in.skipped << "}";
+    Json split_rule = o.val_tokens > 0
+                          ? Json{{"rule", "head"}, {"val_tokens", o.val_tokens}}
+                          : Json{{"rule", "interleaved"}, {"val_fraction", o.val_fraction}};
+    split_rule["segment_bytes"] = o.segment_bytes;
+    Json inputs = Json::array();
+    for (const InputStats& in : s.inputs)
+        inputs.push_back({{"path", in.path},
+                          {"format", to_string(in.format)},
+                          {"bytes", in.bytes},
+                          {"lines", in.lines},
+                          {"documents", in.documents},
+                          {"segments", in.segments},
+                          {"skipped", in.skipped}});
+    const Json manifest = {{"format", "cbs-prepare-data"},
+                           {"format_version", 1},
+                           {"cbs_version", o.cbs_version},
+                           {"created", utc_now()},
+                           {"command_line", o.command_line},
+                           {"tokenizer", std::move(tokenizer)},
+                           {"shard_version", shard_version_for_vocab(s.vocab_size)},
+                           {"split", std::move(split_rule)},
+                           {"skip_invalid", o.skip_invalid},
+                           {"text_bytes", s.text_bytes},
+                           {"inputs", std::move(inputs)},
+                           {"train", split(s.train)},
+                           {"val", split(s.val)}};
+    // One top-level key per line, and one line per input file, as the manifests written so far.
+    std::string text = "{\n";
+    bool first = true;
+    for (const auto& [key, value] : manifest.items()) {
+        text += first ? "  " : ",\n  ";
+        first = false;
+        text += json_line(Json(key)) + ": ";
+        if (key != "inputs") {
+            text += json_line(value);
+            continue;
+        }
+        text += "[";
+        for (std::size_t i = 0; i < value.size(); ++i)
+            text += (i ? ",\n    " : "\n    ") + json_line(value[i]);
+        text += "\n  ]";
     }
-    j << "\n  ],\n";
-    split("train", s.train);
-    j << ",\n";
-    split("val", s.val);
-    j << "\n}\n";
-    return j.str();
+    return text + "\n}\n";
 }
 
 void write_text_file(const fs::path& path, const std::string& text) {

@@ -3,6 +3,8 @@
 // component's key table (e.g. sim_config.hpp); this layer only parses syntax.
 #pragma once
 
+#include "data/config_registry.hpp"
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,11 +13,7 @@ namespace cbs::exp {
 
 /// One configuration entry: `key` is dotted ("spectrum.a"), `value` is its text ("2.5", "inf",
 /// "cosine", "[1, 2, 4]" for an array). `source` says where it came from, for messages.
-struct ConfigEntry {
-    std::string key;
-    std::string value;
-    std::string source;
-};
+using ConfigEntry = config::Entry;
 using ConfigEntries = std::vector<ConfigEntry>;
 
 /// Parses TOML text; nested tables are flattened to dotted keys (sorted; TOML forbids duplicates).

@@ -1,130 +1,52 @@
 #include "experiments/sim_config.hpp"
 
-#include "data/json_text.hpp"
 #include "theory/check.hpp"
 
-#include <charconv>
 #include <cmath>
 #include <fmt/format.h>
-#include <functional>
 #include <limits>
 
 namespace cbs::exp {
 
 namespace {
 
+using config::refuse;
 using sim::SimOptions;
+using Key = config::Key<SimOptions>;
 
-[[noreturn]] void refuse(const std::string& key, const std::string& value,
-                         const std::string& rule) {
-    throw UserError(fmt::format("`{}` = {}: {}", key, value, rule));
+/// Only meaningful (and only written, and only accepted) with simulator = widenet.
+bool widenet(const SimOptions& o) {
+    return o.simulator == sim::SimulatorKind::widenet;
 }
 
-double parse_double(const std::string& key, const std::string& text) {
-    double v = 0;
-    const char* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, v);
-    if (ec != std::errc() || ptr != end || !std::isfinite(v))
-        refuse(key, text, "must be a finite number");
-    return v;
+/// A number key on a field of SimOptions.
+template <typename Field>
+Key number_key(const char* name, const char* help, Field field) {
+    return config::field_key<SimOptions>(name, help, field);
 }
 
-std::int64_t parse_int(const std::string& key, const std::string& text) {
-    std::int64_t v = 0;
-    const char* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, v);
-    if (ec == std::errc() && ptr == end) return v;
-    // Also accept integral floating-point spellings such as 1e6 or 64.0.
-    double d = 0;
-    auto [dptr, dec] = std::from_chars(text.data(), end, d);
-    if (dec == std::errc() && dptr == end && std::isfinite(d) && d == std::floor(d) &&
-        std::abs(d) < 9.0e18)
-        return static_cast<std::int64_t>(d);
-    refuse(key, text, "must be an integer");
-}
-
-std::string double_text(double v) {
-    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-    std::string s = fmt::format("{}", v);
-    if (s.find_first_of(".en") == std::string::npos) s += ".0"; // keep it a TOML float
-    return s;
-}
-
-struct Key {
-    const char* name;
-    const char* help;
-    std::function<void(SimOptions&, const std::string& key, const std::string& text)> set;
-    std::function<data::AttrValue(const SimOptions&)> get;
-    bool widenet_only = false; ///< only meaningful (and only written) with simulator = widenet
-    /// Written only when set (spectrum.file), so files and run ids without it stay unchanged.
-    bool only_when_file = false;
-    /// Written into the resolved TOML (and so into run ids) only when this holds (null =
-    /// always): keys added after runs were stored stay out while they have their default, so
-    /// the ids of those runs do not change.
-    std::function<bool(const SimOptions&)> in_toml = nullptr;
-    /// Written as an HDF5 run attribute only when this holds (null = always).
-    std::function<bool(const SimOptions&)> in_attributes = nullptr;
-};
-
-/// Whether `k` is written for `options` (to_toml with `toml`, else to_attributes).
-bool written(const Key& k, const SimOptions& options, bool toml) {
-    if (k.widenet_only && options.simulator != sim::SimulatorKind::widenet) return false;
-    if (k.only_when_file && !options.spectrum) return false;
-    const auto& when = toml ? k.in_toml : k.in_attributes;
-    return !when || when(options);
-}
-
-/// Number key on a field of SimOptions::net (simulator = widenet only).
+/// A number key on a field of SimOptions::net (simulator = widenet only).
 template <typename Field>
 Key net_key(const char* name, const char* help, Field sim::NetOptions::*field) {
-    Key k{name, help, nullptr, nullptr, true};
-    if constexpr (std::is_same_v<Field, double>) {
-        k.set = [field](SimOptions& o, const std::string& key, const std::string& t) {
-            o.net.*field = parse_double(key, t);
-        };
-    } else {
-        k.set = [field](SimOptions& o, const std::string& key, const std::string& t) {
-            o.net.*field = parse_int(key, t);
-        };
-    }
-    k.get = [field](const SimOptions& o) { return data::AttrValue(o.net.*field); };
+    Key k = config::field_key<SimOptions>(
+        name, help, [field](auto& o) -> auto& { return o.net.*field; });
+    k.applies = widenet;
     return k;
 }
 
-/// Choice key on a field of SimOptions::net, with its parse / to_string pair.
+/// A choice key on a field of SimOptions::net, with its parse / to_string pair.
 template <typename Enum>
 Key net_choice_key(const char* name, const char* help, Enum sim::NetOptions::*field,
                    Enum (*parse)(const std::string&, const std::string&),
                    const char* (*text)(Enum)) {
-    return Key{name, help,
-               [field, parse](SimOptions& o, const std::string& key, const std::string& t) {
-                   o.net.*field = parse(key, t);
-               },
-               [field, text](const SimOptions& o) {
-                   return data::AttrValue(std::string(text(o.net.*field)));
-               },
-               true};
-}
-
-template <typename Field>
-Key number_key(const char* name, const char* help, Field SimOptions::*field) {
-    Key k{name, help, nullptr, nullptr};
-    if constexpr (std::is_same_v<Field, double>) {
-        k.set = [field](SimOptions& o, const std::string& key, const std::string& t) {
-            o.*field = parse_double(key, t);
-        };
-        k.get = [field](const SimOptions& o) { return data::AttrValue(o.*field); };
-    } else {
-        k.set = [field](SimOptions& o, const std::string& key, const std::string& t) {
-            o.*field = parse_int(key, t);
-        };
-        k.get = [field](const SimOptions& o) { return data::AttrValue(o.*field); };
-    }
+    Key k = config::choice_key<SimOptions>(
+        name, help, [field](auto& o) -> auto& { return o.net.*field; }, parse, text);
+    k.applies = widenet;
     return k;
 }
 
-const std::vector<Key>& keys() {
-    static const std::vector<Key> table = [] {
+const config::Registry<SimOptions>& registry() {
+    static const config::Registry<SimOptions> table([] {
         std::vector<Key> t;
         t.push_back(number_key(
             "spectrum.a", "covariance spectrum exponent a, lambda_i = i^-a (> 1)", &SimOptions::a));
@@ -142,8 +64,10 @@ const std::vector<Key>& keys() {
                         },
                         [](const SimOptions& o) {
                             return data::AttrValue(o.spectrum ? o.spectrum->path : std::string());
-                        },
-                        false, true});
+                        }});
+        // Written only when set, so files and run ids without it stay unchanged.
+        t.back().in_toml = [](const SimOptions& o) { return o.spectrum != nullptr; };
+        t.back().in_attributes = t.back().in_toml;
         t.push_back(
             number_key("noise.sigma2", "label-noise variance sigma^2 (>= 0)", &SimOptions::sigma2));
         t.push_back(Key{"model.size", "features the model keeps, M: integer >= 1 or inf",
@@ -152,7 +76,7 @@ const std::vector<Key>& keys() {
                                 o.model_size = std::numeric_limits<double>::infinity();
                                 return;
                             }
-                            const std::int64_t m = parse_int(key, text);
+                            const std::int64_t m = config::parse_int(key, text);
                             if (m < 1) refuse(key, text, "must be an integer >= 1 or inf");
                             o.model_size = static_cast<double>(m);
                         },
@@ -160,7 +84,8 @@ const std::vector<Key>& keys() {
                             return std::isinf(o.model_size)
                                        ? data::AttrValue(std::string("inf"))
                                        : data::AttrValue(static_cast<std::int64_t>(o.model_size));
-                        }});
+                        },
+                        true}); // inf is a TOML float, not a string
         t.push_back(number_key("batch",
                                "mini-batch size B, samples per step, [1, 1e12]; B > data.samples "
                                "runs one step of B samples",
@@ -244,7 +169,7 @@ const std::vector<Key>& keys() {
                         o.record_mode = sim::RecordMode::log;
                         o.record_points = SimOptions{}.record_points;
                     } else {
-                        const std::int64_t n = parse_int(key, text);
+                        const std::int64_t n = config::parse_int(key, text);
                         if (n < 2 || n > 1'000'000)
                             refuse(key, text, "must be all, log or an integer in [2, 1e6]");
                         o.record_mode = sim::RecordMode::log;
@@ -286,14 +211,14 @@ const std::vector<Key>& keys() {
         t.push_back(Key{"net.zero_readout",
                         "widenet: 1 = output weights start at zero, 0 = random (table init)",
                         [](SimOptions& o, const std::string& key, const std::string& text) {
-                            const std::int64_t v = parse_int(key, text);
+                            const std::int64_t v = config::parse_int(key, text);
                             if (v != 0 && v != 1) refuse(key, text, "must be 0 or 1");
                             o.net.zero_readout = v == 1;
                         },
                         [](const SimOptions& o) {
                             return data::AttrValue(std::int64_t{o.net.zero_readout ? 1 : 0});
-                        },
-                        true});
+                        }});
+        t.back().applies = widenet;
         t.push_back(net_key("net.input_dim",
                             "widenet: input dimension d, x ~ N(0, diag(i^-a)), [1, 4096]",
                             &sim::NetOptions::input_dim));
@@ -316,74 +241,44 @@ const std::vector<Key>& keys() {
         t.push_back(net_key("eval.samples", "widenet: fixed held-out set size, [16, 1e7]",
                             &sim::NetOptions::eval_samples));
         return t;
-    }();
+    }());
     return table;
-}
-
-std::string attr_text(const data::AttrValue& v) {
-    if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
-    if (const auto* d = std::get_if<double>(&v)) return double_text(*d);
-    return std::get<std::string>(v);
 }
 
 } // namespace
 
 std::vector<KeyInfo> simulation_keys() {
-    const SimOptions defaults;
-    std::vector<KeyInfo> out;
-    for (const Key& k : keys())
-        out.push_back({k.name, attr_text(k.get(defaults)), k.help});
-    return out;
+    return registry().infos();
 }
 
 sim::SimOptions resolve_sim_options(const ConfigEntries& entries) {
     SimOptions o;
-    const ConfigEntry* widenet_entry = nullptr; // first widenet-only key given
-    for (const ConfigEntry& e : entries) {
-        const Key* found = nullptr;
-        for (const Key& k : keys())
-            if (e.key == k.name) found = &k;
-        if (found == nullptr)
-            refuse(e.key, e.value,
-                   fmt::format("unknown key (from {}); `cbs simulate --help` lists the keys",
-                               e.source));
-        found->set(o, e.key, e.value);
-        if (found->widenet_only && widenet_entry == nullptr) widenet_entry = &e;
-    }
-    if (widenet_entry != nullptr && o.simulator != sim::SimulatorKind::widenet)
-        refuse(widenet_entry->key, widenet_entry->value,
-               fmt::format("applies only to simulator = widenet (simulator = {})",
-                           sim::to_string(o.simulator)));
+    registry().apply(
+        o, entries,
+        [](const ConfigEntry& e) {
+            return fmt::format("unknown key (from {}); `cbs simulate --help` lists the keys",
+                               e.source);
+        },
+        [](const SimOptions& applied) {
+            return fmt::format("applies only to simulator = widenet (simulator = {})",
+                               sim::to_string(applied.simulator));
+        });
     o.validate();
     return o;
 }
 
 std::string to_toml(const sim::SimOptions& options) {
-    std::string text;
-    for (const Key& k : keys()) {
-        if (!written(k, options, true)) continue; // files of other simulators stay as they were
-        const data::AttrValue v = k.get(options);
-        const bool quoted = std::holds_alternative<std::string>(v) &&
-                            !(std::string(k.name) == "model.size"); // inf is a TOML float
-        text += fmt::format("{} = {}\n", k.name,
-                            quoted ? data::quoted_string(attr_text(v)) : attr_text(v));
-    }
-    return text;
+    return registry().to_toml(options); // keys of other simulators are not written
 }
 
 std::vector<std::pair<std::string, data::AttrValue>> to_attributes(const sim::SimOptions& options) {
-    std::vector<std::pair<std::string, data::AttrValue>> out;
-    for (const Key& k : keys())
-        if (written(k, options, false)) out.emplace_back(k.name, k.get(options));
-    return out;
+    return registry().attributes(options);
 }
 
 std::string keys_help() {
-    std::string text =
-        "Configuration keys (TOML file and/or --set key=value; default in brackets):\n";
-    for (const KeyInfo& k : simulation_keys())
-        text += fmt::format("  {:<28} [{}]\n      {}\n", k.key, k.default_value, k.help);
-    return text;
+    return config::help_table(
+        "Configuration keys (TOML file and/or --set key=value; default in brackets):", 28,
+        simulation_keys());
 }
 
 } // namespace cbs::exp

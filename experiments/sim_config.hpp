@@ -1,8 +1,10 @@
 // The configuration keys of one simulation (names of THEORY.md) and their mapping onto
-// sim::SimOptions: one table drives parsing, validation messages, --help, the resolved TOML that
-// is stored in output files and the HDF5 run attributes, so the four can never disagree.
+// sim::SimOptions, declared in the shared key registry (data/config_registry.hpp): one table
+// drives parsing, refusal messages, --help, the resolved TOML that is stored in output files and
+// the HDF5 run attributes, so the four can never disagree.
 #pragma once
 
+#include "data/config_registry.hpp"
 #include "data/study_file.hpp"
 #include "experiments/config_source.hpp"
 #include "simulators/sim_options.hpp"
@@ -13,11 +15,7 @@
 
 namespace cbs::exp {
 
-struct KeyInfo {
-    std::string key;           ///< dotted name, e.g. "spectrum.a"
-    std::string default_value; ///< text of the default
-    std::string help;          ///< one line: meaning, unit, rule
-};
+using KeyInfo = config::KeyInfo;
 
 /// Every simulation key in a stable, documented order.
 std::vector<KeyInfo> simulation_keys();

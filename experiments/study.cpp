@@ -361,8 +361,7 @@ StudySpec parse_study(const ConfigEntries& entries) {
     std::map<std::string, ConfigEntries> series_entries;
     std::vector<std::string> series_order;
     for (const ConfigEntry& e : entries) {
-        s.config_text +=
-            e.key + " = " + (is_list_value(e.value) ? e.value : "\"" + e.value + "\"") + "\n";
+        s.config_text += config::setting_line(e);
         if (e.key.rfind("series.", 0) == 0) {
             const std::string rest = e.key.substr(7);
             const auto dot = rest.find('.');

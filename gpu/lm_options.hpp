@@ -1,9 +1,11 @@
-// Options of one language-model training run and their configuration keys. One key table drives
-// parsing, validation messages, --help, the resolved TOML stored in output files and the HDF5 run
-// attributes (as in experiments/sim_config.hpp for the simulators). Key names follow the
+// Options of one language-model training run and their configuration keys. One key table, in the
+// shared key registry (data/config_registry.hpp, as experiments/sim_config.hpp for the
+// simulators), drives parsing, ranges and refusal messages, --help, the resolved TOML stored in
+// output files and the HDF5 run attributes. Key names follow the
 // simulators' where the meaning is the same (batch, lr, steps, schedule, warmup.fraction, seed).
 #pragma once
 
+#include "data/config_registry.hpp"
 #include "data/study_file.hpp"
 #include "gpu/model_config.hpp"
 
@@ -88,11 +90,7 @@ struct LmOptions {
     void validate() const;
 };
 
-struct LmKeyInfo {
-    std::string key;
-    std::string default_value;
-    std::string help;
-};
+using LmKeyInfo = config::KeyInfo;
 
 /// Every key in a stable, documented order.
 std::vector<LmKeyInfo> lm_keys();

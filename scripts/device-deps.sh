@@ -17,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=(
     libeigen3-dev libboost1.74-dev libhdf5-dev libtomlplusplus-dev libcli11-dev libfmt-dev catch2
+    nlohmann-json3-dev
     libsentencepiece-dev zlib1g-dev
 )
 runtime=(

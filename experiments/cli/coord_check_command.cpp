@@ -3,6 +3,7 @@
 // --params.
 #include "experiments/cli/coord_check_command.hpp"
 
+#include "data/json_writer.hpp"
 #include "data/study_file.hpp"
 #include "experiments/config_source.hpp"
 #include "experiments/run_output.hpp"
@@ -19,6 +20,10 @@
 #include <fmt/ranges.h>
 
 namespace cbs::exp {
+
+using data::Json;
+using data::json_line;
+using data::json_number;
 
 CLI::App* add_coord_check_command(CLI::App& app, CoordCheckArgs& args) {
     CLI::App* cmd = app.add_subcommand(
@@ -131,37 +136,31 @@ int run_coord_check_command(const CoordCheckArgs& args) {
             diverged_text += fmt::format(
                 "{}{} width{} {}", diverged_text.empty() ? "" : "; ", sim::to_string(params[i]),
                 summaries[i].diverged.size() > 1 ? "s" : "", width_list(summaries[i].diverged));
-    const auto json_value = [](double v) {
-        return std::isfinite(v) ? fmt::format("{}", v) : std::string("null");
-    };
-
     if (args.json) {
-        std::string out = fmt::format("{{\"steps\": {}, \"layers\": [", args.steps);
-        for (std::size_t l = 0; l < layers.size(); ++l)
-            out += fmt::format("{}\"{}\"", l ? ", " : "", layers[l]);
-        out += "], \"rows\": [";
-        for (std::size_t i = 0; i < rows.size(); ++i) {
-            out +=
-                fmt::format("{}{{\"param\": \"{}\", \"width\": {}, \"step\": {}, \"diverged\": {}, "
-                            "\"mean_abs\": [",
-                            i ? ", " : "", sim::to_string(rows[i].param), rows[i].width,
-                            rows[i].step, finite_row(rows[i]) ? "false" : "true");
+        Json out = {{"steps", args.steps}, {"layers", layers}, {"rows", Json::array()}};
+        for (const auto& row : rows) {
+            Json mean_abs = Json::array();
             for (std::size_t l = 0; l < layers.size(); ++l)
-                out += fmt::format("{}{}", l ? ", " : "", json_value(rows[i].mean_abs[l]));
-            out += "]}";
+                mean_abs.push_back(json_number(row.mean_abs[l]));
+            out["rows"].push_back({{"param", sim::to_string(row.param)},
+                                   {"width", row.width},
+                                   {"step", row.step},
+                                   {"diverged", !finite_row(row)},
+                                   {"mean_abs", std::move(mean_abs)}});
         }
-        out += "], \"summary\": [";
+        out["summary"] = Json::array();
         for (std::size_t i = 0; i < params.size(); ++i) {
             const Summary& s = summaries[i];
-            out += fmt::format("{}{{\"param\": \"{}\", \"max_over_min\": [", i ? ", " : "",
-                               sim::to_string(params[i]));
+            Json spread = Json::array();
             for (std::size_t l = 0; l < layers.size(); ++l)
-                out += fmt::format("{}{}", l ? ", " : "", json_value(s.spread[l]));
-            out += fmt::format("], \"widths\": [{}], \"diverged_widths\": [{}]}}",
-                               width_list(s.finite), width_list(s.diverged));
+                spread.push_back(json_number(s.spread[l]));
+            out["summary"].push_back({{"param", sim::to_string(params[i])},
+                                      {"max_over_min", std::move(spread)},
+                                      {"widths", s.finite},
+                                      {"diverged_widths", s.diverged}});
         }
-        out += fmt::format("], \"lr\": {}}}\n", json_value(options.lr));
-        fmt::print("{}", out);
+        out["lr"] = json_number(options.lr);
+        fmt::print("{}\n", json_line(out));
     } else {
         fmt::print("cbs coord-check: depth {} {} d = {}, optimizer {}, lr {}, batch {}, base width "
                    "{}, {} network(s) per width, {} steps, {:.1f} s\n",

@@ -1,5 +1,6 @@
 #include "experiments/cli/measure_command.hpp"
 
+#include "data/json_writer.hpp"
 #include "data/study_file.hpp"
 #include "experiments/cbs_estimators.hpp"
 #include "experiments/lm_study.hpp"
@@ -15,16 +16,16 @@
 
 namespace cbs::exp {
 
+using data::Json;
+using data::json_line;
+using data::json_number;
+
 namespace {
 
 std::string num(double v) {
     if (std::isnan(v)) return "nan";
     if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
     return fmt::format("{:.6g}", v);
-}
-
-std::string json_num(double v) {
-    return std::isfinite(v) ? fmt::format("{}", v) : "null";
 }
 
 struct Row {
@@ -37,35 +38,33 @@ struct Row {
 
 void print_rows(const std::vector<Row>& rows, bool json) {
     if (json) {
-        std::string out = "{\"groups\": [";
-        for (std::size_t i = 0; i < rows.size(); ++i) {
-            const Row& r = rows[i];
-            const CbsEstimates& c = r.cbs;
-            out += fmt::format("{}{{\"group\": \"{}\", \"target\": {}, \"measurable\": {}",
-                               i ? ", " : "", r.group, json_num(r.target),
-                               r.measurable ? "true" : "false");
+        Json groups = Json::array();
+        for (const Row& r : rows) {
+            Json g = {{"group", r.group},
+                      {"target", json_number(r.target)},
+                      {"measurable", r.measurable}};
             if (r.measurable) {
-                out += fmt::format(
-                    ", \"b_opt\": {}, \"fit\": {{\"a\": {}, \"b\": {}}}, \"cbs\": {{\"study\": {}, "
-                    "\"study_ci\": [{}, {}], \"direct\": {}, \"direct_ci\": [{}, {}], "
-                    "\"anchor_zero\": {}, \"b_noise\": {}",
-                    json_num(c.b_opt), json_num(c.fit.a), json_num(c.fit.b), json_num(c.study),
-                    json_num(c.study_ci.low), json_num(c.study_ci.high), json_num(c.direct),
-                    json_num(c.direct_ci.low), json_num(c.direct_ci.high), json_num(c.anchor_zero),
-                    json_num(c.b_noise));
+                const CbsEstimates& c = r.cbs;
+                g["b_opt"] = json_number(c.b_opt);
+                g["fit"] = {{"a", json_number(c.fit.a)}, {"b", json_number(c.fit.b)}};
+                Json cbs = {
+                    {"study", json_number(c.study)},
+                    {"study_ci", {json_number(c.study_ci.low), json_number(c.study_ci.high)}},
+                    {"direct", json_number(c.direct)},
+                    {"direct_ci", {json_number(c.direct_ci.low), json_number(c.direct_ci.high)}},
+                    {"anchor_zero", json_number(c.anchor_zero)},
+                    {"b_noise", json_number(c.b_noise)}};
                 for (const auto& [theta, v] : c.study_by_threshold)
-                    out += fmt::format(", \"study_{}\": {}",
-                                       static_cast<int>(std::lround(theta * 100)), json_num(v));
+                    cbs[fmt::format("study_{}", std::lround(theta * 100))] = json_number(v);
                 for (const auto& [theta, v] : c.direct_by_threshold)
-                    out += fmt::format(", \"direct_{}\": {}",
-                                       static_cast<int>(std::lround(theta * 100)), json_num(v));
-                out += "}";
+                    cbs[fmt::format("direct_{}", std::lround(theta * 100))] = json_number(v);
+                g["cbs"] = std::move(cbs);
             } else {
-                out += fmt::format(", \"note\": \"{}\"", r.note);
+                g["note"] = r.note;
             }
-            out += "}";
+            groups.push_back(std::move(g));
         }
-        fmt::print("{}]}}\n", out);
+        fmt::print("{}\n", json_line({{"groups", std::move(groups)}}));
         return;
     }
     fmt::print("{:<34} {:>8} {:>10} {:>10} {:>10} {:>21} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
@@ -205,12 +204,15 @@ int run_fit_command(const FitArgs& args) {
     if (joint) {
         const JointPowerLawFit f = fit_joint_power_law(x, m, y);
         if (args.json)
-            fmt::print("{{\"c\": {}, \"alpha\": {}, \"alpha_ci\": [{}, {}], \"gamma\": {}, "
-                       "\"gamma_ci\": [{}, {}], "
-                       "\"r2\": {}, \"points\": {}}}\n",
-                       json_num(f.c), json_num(f.alpha), json_num(f.alpha_low),
-                       json_num(f.alpha_high), json_num(f.gamma), json_num(f.gamma_low),
-                       json_num(f.gamma_high), json_num(f.r2), f.points);
+            fmt::print(
+                "{}\n",
+                json_line({{"c", json_number(f.c)},
+                           {"alpha", json_number(f.alpha)},
+                           {"alpha_ci", {json_number(f.alpha_low), json_number(f.alpha_high)}},
+                           {"gamma", json_number(f.gamma)},
+                           {"gamma_ci", {json_number(f.gamma_low), json_number(f.gamma_high)}},
+                           {"r2", json_number(f.r2)},
+                           {"points", f.points}}));
         else
             fmt::print("y = {:.6g} * n^{:.4f} [{:.4f}, {:.4f}] * m^{:.4f} [{:.4f}, {:.4f}]   (R^2 "
                        "{:.4f}, {} points)\n",
@@ -220,22 +222,28 @@ int run_fit_command(const FitArgs& args) {
     }
     const PowerLawFit f = fit_power_law(x, y);
     std::string forecasts;
+    Json forecasts_json = Json::array();
     for (double at : args.forecasts) {
         if (!(at > 0)) throw UserError(fmt::format("--forecast {}: must be > 0", at));
         const Forecast fc = forecast(f, x, at);
-        forecasts += args.json
-                         ? fmt::format("{}{{\"x\": {}, \"y\": {}, \"low\": {}, \"high\": {}}}",
-                                       forecasts.empty() ? "" : ", ", at, json_num(fc.value),
-                                       json_num(fc.low), json_num(fc.high))
-                         : fmt::format("  forecast at x = {}: {:.6g} [{:.6g}, {:.6g}]\n", at,
-                                       fc.value, fc.low, fc.high);
+        if (args.json)
+            forecasts_json.push_back({{"x", at},
+                                      {"y", json_number(fc.value)},
+                                      {"low", json_number(fc.low)},
+                                      {"high", json_number(fc.high)}});
+        else
+            forecasts += fmt::format("  forecast at x = {}: {:.6g} [{:.6g}, {:.6g}]\n", at,
+                                     fc.value, fc.low, fc.high);
     }
     if (args.json)
-        fmt::print("{{\"c\": {}, \"alpha\": {}, \"alpha_ci\": [{}, {}], \"alpha_se\": {}, \"r2\": "
-                   "{}, \"points\": {}, "
-                   "\"forecasts\": [{}]}}\n",
-                   json_num(f.c), json_num(f.alpha), json_num(f.alpha_low), json_num(f.alpha_high),
-                   json_num(f.alpha_se), json_num(f.r2), f.points, forecasts);
+        fmt::print("{}\n",
+                   json_line({{"c", json_number(f.c)},
+                              {"alpha", json_number(f.alpha)},
+                              {"alpha_ci", {json_number(f.alpha_low), json_number(f.alpha_high)}},
+                              {"alpha_se", json_number(f.alpha_se)},
+                              {"r2", json_number(f.r2)},
+                              {"points", f.points},
+                              {"forecasts", std::move(forecasts_json)}}));
     else
         fmt::print("y = {:.6g} * x^{:.4f}   alpha 95% interval [{:.4f}, {:.4f}], R^2 {:.4f}, {} "
                    "points\n{}",

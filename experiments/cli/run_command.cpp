@@ -1,5 +1,6 @@
 #include "experiments/cli/run_command.hpp"
 
+#include "data/json_writer.hpp"
 #include "data/study_file.hpp"
 #include "experiments/cbs_tables.hpp"
 #include "experiments/lm_study.hpp"
@@ -18,6 +19,10 @@
 #include <optional>
 
 namespace cbs::exp {
+
+using data::Json;
+using data::json_line;
+using data::json_number;
 
 CLI::App* add_run_command(CLI::App& app, RunArgs& args) {
     CLI::App* cmd = app.add_subcommand(
@@ -71,11 +76,6 @@ std::string number_text(double v) {
 double network_width(const sim::SimOptions& o) {
     return o.simulator == sim::SimulatorKind::widenet ? static_cast<double>(o.net.width)
                                                       : std::numeric_limits<double>::quiet_NaN();
-}
-
-std::string json_number(double v) {
-    if (!std::isfinite(v)) return "null";
-    return fmt::format("{}", v);
 }
 
 data::Table steps_table(const StudyResult& r) {
@@ -183,50 +183,54 @@ void print_summary(const StudySpec& spec, const StudyResult& r) {
 }
 
 void print_json(const StudySpec& spec, const StudyResult& r) {
-    std::string out =
-        fmt::format("{{\"study\": \"{}\", \"seconds\": {}, \"simulations\": {}, \"groups\": [",
-                    spec.name, r.seconds, r.runs);
-    for (std::size_t i = 0; i < r.groups.size(); ++i) {
-        const GroupResult& g = r.groups[i];
+    Json groups = Json::array();
+    for (const GroupResult& g : r.groups) {
         const CbsEstimates& c = g.cbs;
-        out += i ? ", " : "";
-        out +=
-            fmt::format("{{\"series\": \"{}\", \"group\": \"{}\", \"family\": \"{}\", \"n\": {}, "
-                        "\"M\": {}, \"target\": {}, \"r_opt\": {}, \"measurable\": {}",
-                        g.series, g.label, to_string(g.family), g.options.samples,
-                        json_number(g.options.model_size), json_number(g.target),
-                        json_number(g.r_opt), g.measurable ? "true" : "false");
-        if (g.measurable)
-            out += fmt::format(
-                ", \"b_opt\": {}, \"fit\": {{\"a\": {}, \"b\": {}}}, \"cbs\": {{\"study\": {}, "
-                "\"study_ci\": [{}, {}], \"direct\": {}, \"direct_ci\": [{}, {}], "
-                "\"anchor_zero\": {}, \"b_noise\": {}}}",
-                json_number(c.b_opt), json_number(c.fit.a), json_number(c.fit.b),
-                json_number(c.study), json_number(c.study_ci.low), json_number(c.study_ci.high),
-                json_number(c.direct), json_number(c.direct_ci.low), json_number(c.direct_ci.high),
-                json_number(c.anchor_zero), json_number(c.b_noise));
-        out += ", \"batches\": [";
-        for (std::size_t k = 0; k < g.batches.size(); ++k) {
-            const BatchResult& b = g.batches[k];
-            out += fmt::format("{}{{\"batch\": {}, \"steps\": {}, \"lr\": {}, \"momentum\": {}, "
-                               "\"ewa_decay\": {}}}",
-                               k ? ", " : "", b.batch, json_number(b.steps), json_number(b.lr),
-                               json_number(b.momentum), json_number(b.ewa_decay));
+        Json group = {{"series", g.series},
+                      {"group", g.label},
+                      {"family", to_string(g.family)},
+                      {"n", g.options.samples},
+                      {"M", json_number(g.options.model_size)},
+                      {"target", json_number(g.target)},
+                      {"r_opt", json_number(g.r_opt)},
+                      {"measurable", g.measurable}};
+        if (g.measurable) {
+            group["b_opt"] = json_number(c.b_opt);
+            group["fit"] = {{"a", json_number(c.fit.a)}, {"b", json_number(c.fit.b)}};
+            group["cbs"] = {
+                {"study", json_number(c.study)},
+                {"study_ci", {json_number(c.study_ci.low), json_number(c.study_ci.high)}},
+                {"direct", json_number(c.direct)},
+                {"direct_ci", {json_number(c.direct_ci.low), json_number(c.direct_ci.high)}},
+                {"anchor_zero", json_number(c.anchor_zero)},
+                {"b_noise", json_number(c.b_noise)}};
         }
-        out += "]}";
+        Json batches = Json::array();
+        for (const BatchResult& b : g.batches)
+            batches.push_back({{"batch", b.batch},
+                               {"steps", json_number(b.steps)},
+                               {"lr", json_number(b.lr)},
+                               {"momentum", json_number(b.momentum)},
+                               {"ewa_decay", json_number(b.ewa_decay)}});
+        group["batches"] = std::move(batches);
+        groups.push_back(std::move(group));
     }
-    out += "], \"fits\": [";
-    for (std::size_t i = 0; i < r.fits.size(); ++i) {
-        const FitResult& f = r.fits[i];
-        out += fmt::format(
-            "{}{{\"series\": \"{}\", \"family\": \"{}\", \"variable\": \"{}\", \"exponent\": {}, "
-            "\"exponent_ci\": [{}, {}], \"predicted\": {}, \"c\": {}, \"r2\": {}}}",
-            i ? ", " : "", f.series, to_string(f.family), f.variable, json_number(f.fit.alpha),
-            json_number(f.fit.alpha_low), json_number(f.fit.alpha_high), json_number(f.predicted),
-            json_number(f.fit.c), json_number(f.fit.r2));
-    }
-    out += "]}\n";
-    fmt::print("{}", out);
+    Json fits = Json::array();
+    for (const FitResult& f : r.fits)
+        fits.push_back(
+            {{"series", f.series},
+             {"family", to_string(f.family)},
+             {"variable", f.variable},
+             {"exponent", json_number(f.fit.alpha)},
+             {"exponent_ci", {json_number(f.fit.alpha_low), json_number(f.fit.alpha_high)}},
+             {"predicted", json_number(f.predicted)},
+             {"c", json_number(f.fit.c)},
+             {"r2", json_number(f.fit.r2)}});
+    fmt::print("{}\n", json_line({{"study", spec.name},
+                                  {"seconds", r.seconds},
+                                  {"simulations", r.runs},
+                                  {"groups", std::move(groups)},
+                                  {"fits", std::move(fits)}}));
 }
 
 /// The report of the study file `cbs run` just wrote (unless --no-report).
@@ -252,25 +256,27 @@ void write_study_report(const RunArgs& args) {
 int run_lm_run(const RunArgs& args, const ConfigEntries& entries) {
     std::string config = "# cbs run: language-model study (list values are sweep axes)\n";
     for (const ConfigEntry& e : entries)
-        config += e.key + " = " + e.value + "\n";
+        config += config::setting_line(e);
     check_output_path(args.out_path);
     const LmStudyResult r = run_lm_study(entries, config, args.out_path, 400, args.quiet);
     if (args.json) {
-        std::string out = fmt::format("{{\"study\": \"lm\", \"seconds\": {}, \"trainings\": {}, "
-                                      "\"groups\": [",
-                                      r.seconds, r.runs);
-        for (std::size_t i = 0; i < r.groups.size(); ++i) {
-            const MeasuredGroup& m = r.groups[i].measured;
-            out += fmt::format("{}{{\"group\": \"{}\", \"tokens\": {}, \"parameters\": {}, "
-                               "\"r_opt\": {}, \"measurable\": {}, \"cbs\": {}, "
-                               "\"cbs_ci\": [{}, {}]}}",
-                               i ? ", " : "", m.label, r.groups[i].tokens, r.groups[i].parameters,
-                               json_number(m.target), m.measurable ? "true" : "false",
-                               json_number(m.measurable ? m.cbs.study : NAN),
-                               json_number(m.measurable ? m.cbs.study_ci.low : NAN),
-                               json_number(m.measurable ? m.cbs.study_ci.high : NAN));
+        Json groups = Json::array();
+        for (const auto& group : r.groups) {
+            const MeasuredGroup& m = group.measured;
+            groups.push_back({{"group", m.label},
+                              {"tokens", group.tokens},
+                              {"parameters", group.parameters},
+                              {"r_opt", json_number(m.target)},
+                              {"measurable", m.measurable},
+                              {"cbs", json_number(m.measurable ? m.cbs.study : NAN)},
+                              {"cbs_ci",
+                               {json_number(m.measurable ? m.cbs.study_ci.low : NAN),
+                                json_number(m.measurable ? m.cbs.study_ci.high : NAN)}}});
         }
-        fmt::print("{}]}}\n", out);
+        fmt::print("{}\n", json_line({{"study", "lm"},
+                                      {"seconds", r.seconds},
+                                      {"trainings", r.runs},
+                                      {"groups", std::move(groups)}}));
     } else {
         fmt::print("{}\nwrote {}\n", lm_study_summary(r), args.out_path);
     }

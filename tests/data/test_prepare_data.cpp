@@ -3,6 +3,7 @@
 // expansion, and refusals that leave nothing behind.
 #include "data/prepare_data.hpp"
 
+#include "data/json_writer.hpp"
 #include "data/token_shard.hpp"
 #include "data/tokenizer.hpp"
 #include "theory/check.hpp"
@@ -107,6 +108,18 @@ TEST_CASE("byte tokenizer: every byte lands in train or val, val interleaved at 
     CHECK(manifest.find("\"kind\": \"byte\"") != std::string::npos);
     CHECK(manifest.find("\"document_separator\": \"\\n\\n\"") != std::string::npos);
     CHECK(manifest.find("\"val_fraction\": 0.1") != std::string::npos);
+    // The manifest is JSON (written by nlohmann-json) with the documented fields, in order.
+    const Json m = Json::parse(manifest);
+    std::vector<std::string> keys;
+    for (const auto& item : m.items())
+        keys.push_back(item.key());
+    CHECK(keys == std::vector<std::string>{"format", "format_version", "cbs_version", "created",
+                                           "command_line", "tokenizer", "shard_version", "split",
+                                           "skip_invalid", "text_bytes", "inputs", "train", "val"});
+    CHECK(m["tokenizer"]["document_token"].is_null());
+    CHECK(m["tokenizer"]["document_separator"] == "\n\n");
+    CHECK(m["train"]["tokens"] == s.train.tokens);
+    CHECK(m["inputs"].size() == 1);
     CHECK_FALSE(fs::exists(o.out_dir + ".partial"));
     CHECK_FALSE(fs::exists(fs::path(o.out_dir) / "tokenizer.model"));
 }
