@@ -462,6 +462,7 @@ CurveLog read_tensorboard(const std::string& dir, const TensorBoardOptions& opti
         std::sort(files.begin(), files.end());
         std::map<std::int64_t, double> by_step; // the value read last wins
         std::set<std::string> tags;
+        std::size_t run_skipped = 0;
         for (const fs::path& file : files) {
             std::ifstream in(file, std::ios::binary);
             const auto size = fs::file_size(file, ec);
@@ -477,11 +478,12 @@ CurveLog read_tensorboard(const std::string& dir, const TensorBoardOptions& opti
             } catch (const UserError& e) {
                 if (!options.skip_invalid) throw;
                 ++skipped;
+                ++run_skipped;
                 reasons.push_back(e.what());
             }
         }
         if (by_step.empty()) {
-            if (options.skip_invalid && skipped) continue; // every file of the run was skipped
+            if (run_skipped == files.size()) continue; // every file of the run was skipped
             std::string seen;
             for (const std::string& t : tags)
                 if (seen.size() < 300) seen += (seen.empty() ? "" : ", ") + t;
