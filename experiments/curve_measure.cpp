@@ -322,6 +322,8 @@ data::Study curves_study(const data::CurveLog& log, const std::vector<CurveGroup
     winners.columns = {{"group", group},      {"batch", batch},     {"steps", steps},
                        {"run", winner},       {"hparams", hparams}, {"runs", runs},
                        {"diverged", diverged}};
+    winners.attrs["source"] = log.source;
+    winners.attrs["format"] = log.format;
     winners.attrs["description"] = std::string(
         "curves: per group and batch size, the run with the fewest steps to the target and its "
         "hyper-parameters (run empty: none reached it)");
