@@ -20,7 +20,8 @@ namespace cbs::exp {
 
 CLI::App* add_report_command(CLI::App& app, ReportArgs& args) {
     CLI::App* cmd = app.add_subcommand(
-        "report", "Write the theory-vs-experiment report of study files: DIR/report.html "
+        "report", "Write the theory-vs-experiment report of study files (and of other trainers' "
+                  "curves, measured first: docs/logs.md): DIR/report.html "
                   "(self-contained), DIR/report.md with PNG figures beside it, DIR/claims.json");
     cmd->add_option("studies", args.studies,
                     "Study files (HDF5) written by cbs run / cbs sweep, or other trainers' curves "
