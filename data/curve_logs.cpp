@@ -2,6 +2,7 @@
 // CSV cells are split here (one record per line, RFC 4180 quotes within a line).
 #include "data/curve_logs.hpp"
 
+#include "data/json_text.hpp"
 #include "theory/check.hpp"
 
 #include <algorithm>
@@ -240,6 +241,9 @@ CurveLog parse_curves_csv(std::string_view text, const std::string& name) {
     if (text.find('\0') != std::string_view::npos)
         throw UserError(
             fmt::format("{}: a NUL byte at offset {}: not a text CSV file", name, text.find('\0')));
+    // Names end up in JSON output and HDF5 strings, both UTF-8.
+    if (const auto bad = find_invalid_utf8(text))
+        throw UserError(fmt::format("{}: invalid UTF-8 at byte {}", name, *bad));
     std::size_t pos = 0;
     int line_no = 0;
     auto next_line = [&](std::string_view& line) {
@@ -393,7 +397,8 @@ CurveLog parse_curves_jsonl(std::string_view text, const std::string& name) {
         if (has_tokens && !row["tokens"].is_null())
             tokens = json_number(row["tokens"], "tokens", where);
         double budget = kNaN;
-        if (row.contains("budget")) budget = json_number(row["budget"], "budget", where);
+        if (row.contains("budget") && !row["budget"].is_null())
+            budget = json_number(row["budget"], "budget", where);
         std::map<std::string, std::string> hparams;
         for (const auto& [key, value] : row.items())
             if (!reserved_fields().count(key) && !value.is_null()) hparams[key] = json_text(value);

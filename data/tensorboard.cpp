@@ -2,6 +2,7 @@
 // Summary / TensorProto decoding through data/protobuf_wire.hpp, and the runs table.
 #include "data/tensorboard.hpp"
 
+#include "data/json_text.hpp"
 #include "data/protobuf_wire.hpp"
 #include "theory/check.hpp"
 
@@ -357,6 +358,9 @@ std::map<std::string, RunRow> read_runs_table(const std::string& path) {
     while (std::getline(in, line)) {
         ++line_no;
         if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
+        if (const auto bad = find_invalid_utf8(line))
+            throw UserError(
+                fmt::format("{}:{}: invalid UTF-8 at byte {} of the line", path, line_no, *bad));
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         const std::string where = fmt::format("{}:{}", path, line_no);
         std::vector<std::string> cells = split_csv_line(line, where);

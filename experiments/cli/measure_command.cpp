@@ -1,5 +1,6 @@
 #include "experiments/cli/measure_command.hpp"
 
+#include "data/json_text.hpp"
 #include "data/study_file.hpp"
 #include "experiments/cbs_estimators.hpp"
 #include "experiments/curve_measure.hpp"
@@ -42,8 +43,9 @@ void print_rows(const std::vector<Row>& rows, bool json, const std::string& curv
         for (std::size_t i = 0; i < rows.size(); ++i) {
             const Row& r = rows[i];
             const CbsEstimates& c = r.cbs;
-            out += fmt::format("{}{{\"group\": \"{}\", \"target\": {}, \"measurable\": {}",
-                               i ? ", " : "", r.group, json_num(r.target),
+            // Group names of other trainers' curves are the user's text: quoted and escaped.
+            out += fmt::format("{}{{\"group\": {}, \"target\": {}, \"measurable\": {}",
+                               i ? ", " : "", data::quoted_string(r.group), json_num(r.target),
                                r.measurable ? "true" : "false");
             if (r.measurable) {
                 out += fmt::format(

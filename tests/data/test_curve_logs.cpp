@@ -314,8 +314,12 @@ TEST_CASE("malformed curve files are refused with one line naming the file and l
     const std::string nul("run,batch,step,loss\na,1,2,3\0\n", 29);
     CHECK(refusal([&] { parse_curves_csv(nul, "c.csv"); }) ==
           "c.csv: a NUL byte at offset 27: not a text CSV file");
+    CHECK(refusal([&] { parse_curves_csv("run,batch,step,loss\n\xff,1,2,3\n", "c.csv"); }) ==
+          "c.csv: invalid UTF-8 at byte 20");
     for (const Bad& b : {
              Bad{"", "j.jsonl: empty file"},
+             Bad{"{\"run\": \"\xff\", \"batch\": 1, \"step\": 2, \"loss\": 1}\n",
+                 "j.jsonl:1: not JSON at byte"},
              Bad{"{\"run\": \"a\", \"batch\": 1, \"step\": 2, \"loss\": NaN}\n",
                  "j.jsonl:1: not JSON at byte"},
              Bad{"[1, 2]\n", "j.jsonl:1: a line must be one JSON object, not array"},

@@ -399,6 +399,12 @@ TEST_CASE("cbs measure and cbs report read curves; malformed curves and misused 
         CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
     }
     CHECK_FALSE(fs::exists(dir / "rep"));
+    // A group name is the user's text: escaped in the JSON output.
+    std::ofstream(dir / "quote.csv") << "run,group,batch,step,loss\na,\"q\"\"g\",8,1,3\n";
+    const test::CliResult quoted =
+        test::run_cbs("measure --json --target 2 " + (dir / "quote.csv").string());
+    CHECK(quoted.code == 0);
+    CHECK(quoted.out.find("{\"group\": \"q\\\"g\", \"target\": 2,") != std::string::npos);
     // The help names the curve options.
     const test::CliResult help = test::run_cbs("measure --help");
     for (const char* option : {"--target", "--budget", "--tag", "--runs", "--skip-invalid"})
