@@ -57,7 +57,7 @@ fs::path scratch() {
 
 } // namespace
 
-TEST_CASE("CRC-32C matches the published check values; TFRecord masking as specified", "[curves]") {
+TEST_CASE("CRC-32C matches the published check values, TFRecord masking as specified", "[curves]") {
     // RFC 3720 (iSCSI) appendix B.4 and the usual "123456789" check value of CRC-32C.
     CHECK(crc32c("123456789") == 0xe3069283u);
     CHECK(crc32c(std::string(32, '\0')) == 0x8a9136aau);
@@ -146,7 +146,7 @@ TEST_CASE("an event file assembled byte by byte from the format description is r
     }
 }
 
-TEST_CASE("scalar tensors: tensor_content, half, bfloat16, integers; non-scalars refused",
+TEST_CASE("scalar tensors: tensor_content, half, bfloat16, integers, non-scalars refused",
           "[curves]") {
     auto event_with_tensor = [](const std::string& tensor) {
         std::string value = bytes({0x0a, 1, 'y', 0x42, static_cast<int>(tensor.size())}) + tensor;
@@ -254,7 +254,7 @@ TEST_CASE("long CSV: fields, sorting, diverged runs, hyper-parameters and quotin
     CHECK(g.budgets.at("all") == 5e6);
 }
 
-TEST_CASE("JSON lines: the same fields; null loss is diverged; numbers and strings as names",
+TEST_CASE("JSON lines: the same fields, null loss is diverged, numbers and strings as names",
           "[curves]") {
     const CurveLog log =
         parse_curves_jsonl("{\"run\": \"a\", \"batch\": 32, \"step\": 10, \"loss\": 3.5, "

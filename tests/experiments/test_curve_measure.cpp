@@ -311,7 +311,7 @@ TEST_CASE("an LM study file exported to long CSV, JSON lines and TensorBoard giv
     }
 }
 
-TEST_CASE("cbs measure and cbs report read curves; malformed curves and misused options exit 2 "
+TEST_CASE("cbs measure and cbs report read curves, malformed curves and misused options exit 2 "
           "with one line",
           "[curves][cli]") {
     const double context = 512;
