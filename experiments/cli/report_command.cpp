@@ -70,7 +70,7 @@ int run_report_command(const ReportArgs& args) {
         throw UserError(fmt::format("--bootstrap {}: must be >= 0", args.bootstrap));
     std::vector<std::string> studies;
     std::unique_ptr<CurveScratch> scratch;
-    bool any_curves = false;
+    bool any_curves = false, any_tensorboard = false;
     for (const std::string& input : args.studies) {
         if (!is_curve_input(input)) {
             studies.push_back(input);
@@ -78,8 +78,13 @@ int run_report_command(const ReportArgs& args) {
         }
         any_curves = true;
         if (!scratch) scratch = std::make_unique<CurveScratch>();
-        const data::CurveLog log =
-            read_curve_input(input, {args.tag, args.runs, args.skip_invalid});
+        // The TensorBoard options go to the log directories among the inputs (a report may set
+        // a CSV export beside TensorBoard logs).
+        const bool directory = std::filesystem::is_directory(input);
+        any_tensorboard = any_tensorboard || directory;
+        const data::CurveLog log = read_curve_input(
+            input, directory ? CurveInputOptions{args.tag, args.runs, args.skip_invalid}
+                             : CurveInputOptions{});
         const std::vector<CurveGroup> groups = measure_curves(
             log, {args.target, args.budget, args.target_multiple, 0.0, args.bootstrap});
         // The report names each file: "<input name> (curves).h5", numbered if two inputs share it.
@@ -97,10 +102,12 @@ int run_report_command(const ReportArgs& args) {
         data::write_study(path.string(), curves_study(log, groups, config));
         studies.push_back(path.string());
     }
-    if (!any_curves && (args.target != 0 || args.budget != 0 || args.target_multiple != 1.0 ||
-                        !args.tag.empty() || !args.runs.empty() || args.skip_invalid))
-        throw UserError("--target, --budget, --target-multiple, --tag, --runs and --skip-invalid "
-                        "apply to curves (docs/logs.md), and no input is curves");
+    if (!any_curves && (args.target != 0 || args.budget != 0 || args.target_multiple != 1.0))
+        throw UserError("--target, --budget and --target-multiple apply to curves (docs/logs.md), "
+                        "and no input is curves");
+    if (!any_tensorboard && (!args.tag.empty() || !args.runs.empty() || args.skip_invalid))
+        throw UserError("--tag, --runs and --skip-invalid apply to TensorBoard log directories, "
+                        "and no input is one");
     write_report({studies, args.out_dir, args.quiet});
     return 0;
 }

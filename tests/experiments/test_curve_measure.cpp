@@ -421,12 +421,26 @@ TEST_CASE("cbs report on curves: the CBS table, the winners and the input's name
     const Exported e = export_rows(law_rows("g", 100, 20000, context, 2e8), dir / "law", context);
     const fs::path out = dir / "report";
     const test::CliResult r =
-        test::run_cbs("report --quiet --bootstrap 50 " + e.csv.string() + " --out " + out.string());
+        // A CSV export and TensorBoard logs in one report: the TensorBoard options go to the
+        // directory.
+        test::run_cbs("report --quiet --bootstrap 50 " + e.csv.string() + " " + e.tb.string() +
+                      " --tag val/loss --runs " + e.runs.string() + " --out " + out.string());
     REQUIRE(r.code == 0);
     const std::string md = test::slurp(out / "report.md");
     CHECK(md.find("- `" + e.csv.string() + "`: curves (csv) measured by cbs") != std::string::npos);
     CHECK(md.find("## Winning runs per batch size (curves)") != std::string::npos);
     CHECK(md.find("| g-b64-lr1e-3 | lr=1e-3 | 3 | 1 |") != std::string::npos);
     CHECK(md.find("| curves.csv (curves).h5 | curves | g | curves |") != std::string::npos);
+    CHECK(md.find("- `" + e.tb.string() + "`: curves (tensorboard) measured by cbs") !=
+          std::string::npos);
+    CHECK(md.find("| tb (curves).h5 | curves | g | curves |") != std::string::npos);
     CHECK(fs::exists(out / "steps_vs_batch_curves.png"));
+    CHECK(fs::exists(out / "steps_vs_batch_curves_2.png"));
+    // Options for inputs that are not there.
+    const test::CliResult no_tb =
+        test::run_cbs("report --tag loss " + e.csv.string() + " --out " + (dir / "r2").string());
+    CHECK(no_tb.code == 2);
+    CHECK(no_tb.err.find("--tag, --runs and --skip-invalid apply to TensorBoard log directories") !=
+          std::string::npos);
+    CHECK_FALSE(fs::exists(dir / "r2"));
 }
