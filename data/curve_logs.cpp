@@ -138,6 +138,11 @@ void CurveLogBuilder::add_point(const std::string& run, const std::string& group
     if (run.empty())
         throw UserError(fmt::format("{}: run: empty (every row names its run)", where));
     const std::string g = group.empty() ? "all" : group;
+    // A diverged row may leave out `tokens` (JSON lines) where the rows before it have it.
+    if (!has_tokens_field && !std::isfinite(loss) && tokens_state_ == 1) {
+        has_tokens_field = true;
+        tokens = std::numeric_limits<double>::quiet_NaN();
+    }
     if (tokens_state_ < 0) tokens_state_ = has_tokens_field ? 1 : 0;
     if ((tokens_state_ == 1) != has_tokens_field)
         throw UserError(fmt::format("{}: `tokens` {} here but {} on earlier rows: give it on every "

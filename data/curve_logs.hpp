@@ -74,7 +74,8 @@ class CurveLogBuilder {
 public:
     explicit CurveLogBuilder(std::string source, std::string format);
     /// One logged point. `loss` non-finite = diverged; `tokens` NaN = not given (allowed on a
-    /// diverged row, or when the input has no tokens). `where` = "file:line" for messages.
+    /// diverged row, or when the input has no tokens; a diverged row may also lack the field
+    /// where earlier rows have it). `where` = "file:line" for messages.
     void add_point(const std::string& run, const std::string& group, double batch,
                    std::int64_t step, double loss, double tokens, bool has_tokens_field,
                    const std::map<std::string, std::string>& hparams, double budget,

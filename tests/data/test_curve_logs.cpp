@@ -273,6 +273,15 @@ TEST_CASE("JSON lines: the same fields, null loss is diverged, numbers and strin
     CHECK(log.runs[1].hparams ==
           std::map<std::string, std::string>{{"lr", "0.003"}, {"opt", "adam"}});
     CHECK_FALSE(log.has_tokens);
+    // A diverged row may leave out `tokens`.
+    const CurveLog t = parse_curves_jsonl(
+        "{\"run\": \"a\", \"batch\": 8, \"step\": 1, \"loss\": 3, \"tokens\": 64}\n"
+        "{\"run\": \"a\", \"batch\": 8, \"step\": 2, \"loss\": null}\n",
+        "t.jsonl");
+    CHECK(t.has_tokens);
+    CHECK(t.runs[0].diverged);
+    REQUIRE(t.runs[0].tokens.size() == 2);
+    CHECK(std::isnan(t.runs[0].tokens[1]));
 }
 
 TEST_CASE("malformed curve files are refused with one line naming the file and line", "[curves]") {
