@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=(
     libeigen3-dev libboost1.74-dev libhdf5-dev libtomlplusplus-dev libcli11-dev libfmt-dev catch2
-    libsentencepiece-dev zlib1g-dev
+    libsentencepiece-dev zlib1g-dev nlohmann-json3-dev
 )
 runtime=(
     libhdf5-103-1 libhdf5-cpp-103-1 libhdf5-hl-100 libhdf5-hl-cpp-100 libsz2 libaec0 libcurl4
