@@ -362,6 +362,11 @@ CurveLog parse_curves_jsonl(std::string_view text, const std::string& name) {
             throw UserError(fmt::format("{}: not JSON at byte {} of the line (one object per line; "
                                         "a diverged loss is null)",
                                         where, e.byte));
+        } catch (const nlohmann::json::exception& e) {
+            // out_of_range 406: a number too large for a double (found by fuzz_curve_logs).
+            throw UserError(fmt::format("{}: not JSON that can be read: {}", where,
+                                        e.id == 406 ? "a number beyond the range of a double"
+                                                    : shown(e.what())));
         }
         if (!row.is_object())
             throw UserError(

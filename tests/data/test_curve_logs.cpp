@@ -332,6 +332,9 @@ TEST_CASE("malformed curve files are refused with one line naming the file and l
              Bad{"{\"run\": \"a\", \"batch\": 1, \"step\": 2, \"loss\": NaN}\n",
                  "j.jsonl:1: not JSON at byte"},
              Bad{"[1, 2]\n", "j.jsonl:1: a line must be one JSON object, not array"},
+             // Found by fuzz_curve_logs: nlohmann-json throws out_of_range, not parse_error.
+             Bad{"{\"run\": \"a\", \"batch\": 1e999, \"step\": 2, \"loss\": 1}\n",
+                 "j.jsonl:1: not JSON that can be read: a number beyond the range of a double"},
              Bad{"{\"run\": \"a\", \"batch\": 1, \"step\": 2}\n",
                  "j.jsonl:1: field `loss` missing"},
              Bad{"{\"run\": [1], \"batch\": 1, \"step\": 2, \"loss\": 1}\n",
