@@ -15,7 +15,8 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(fuzz_toml_config fuzz_set_argument fuzz_token_shard fuzz_study_reader)
+    targets=(fuzz_toml_config fuzz_set_argument fuzz_token_shard fuzz_study_reader
+        fuzz_curve_logs fuzz_tensorboard_reader)
 fi
 jobs=${CBS_JOBS:-$(nproc)}
 

@@ -3,6 +3,7 @@
 #include "data/json_writer.hpp"
 #include "data/study_file.hpp"
 #include "experiments/cbs_estimators.hpp"
+#include "experiments/curve_measure.hpp"
 #include "experiments/lm_study.hpp"
 #include "experiments/measure.hpp"
 #include "experiments/scaling_fits.hpp"
@@ -36,7 +37,7 @@ struct Row {
     CbsEstimates cbs;
 };
 
-void print_rows(const std::vector<Row>& rows, bool json) {
+void print_rows(const std::vector<Row>& rows, bool json, const std::string& curves = "") {
     if (json) {
         Json groups = Json::array();
         for (const Row& r : rows) {
@@ -64,7 +65,10 @@ void print_rows(const std::vector<Row>& rows, bool json) {
             }
             groups.push_back(std::move(g));
         }
-        fmt::print("{}\n", json_line({{"groups", std::move(groups)}}));
+        Json doc = {{"groups", std::move(groups)}};
+        // Curves' summary (experiments/curve_measure.hpp) comes as JSON text.
+        if (!curves.empty()) doc["curves"] = Json::parse(curves);
+        fmt::print("{}\n", json_line(doc));
         return;
     }
     fmt::print("{:<34} {:>8} {:>10} {:>10} {:>10} {:>21} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
@@ -95,20 +99,41 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 } // namespace
 
+void add_curve_options(CLI::App* cmd, double& target, double& budget, std::string& tag,
+                       std::string& runs, bool& skip_invalid) {
+    cmd->add_option("--target", target,
+                    "curves: fixed target loss (0 = R_opt, the best loss by the token budget)")
+        ->capture_default_str();
+    cmd->add_option("--budget", budget,
+                    "curves: token budget D of R_opt for every group (0 = the `budget` column)")
+        ->capture_default_str();
+    cmd->add_option("--tag", tag, "TensorBoard: the scalar's tag (e.g. val/loss)");
+    cmd->add_option("--runs", runs,
+                    "TensorBoard: runs table, CSV run,batch[,group,budget,tokens_per_step,...]");
+    cmd->add_flag("--skip-invalid", skip_invalid,
+                  "TensorBoard: skip (and count) corrupt or truncated event files");
+}
+
 CLI::App* add_measure_command(CLI::App& app, MeasureArgs& args) {
     CLI::App* cmd = app.add_subcommand(
-        "measure", "CBS per group from a study file's curves (cbs sweep output) or a CSV of "
-                   "group,batch,steps: the study's a + b/B estimator, the direct 20% rule, "
-                   "b/(5a), B_noise, 10%/50% thresholds, bootstrap intervals");
-    cmd->add_option("input", args.input, "study file (.h5) or CSV with header group,batch,steps")
+        "measure", "CBS per group from a study file's curves (cbs sweep output), a CSV of "
+                   "group,batch,steps, or other trainers' curves (long CSV run,batch,step,loss; "
+                   "JSON lines; a TensorBoard directory: docs/logs.md): the study's a + b/B "
+                   "estimator, the direct 20% rule, b/(5a), B_noise, 10%/50% thresholds, "
+                   "bootstrap intervals");
+    cmd->add_option("input", args.input,
+                    "study file (.h5), CSV with header group,batch,steps, curve CSV (header "
+                    "run,batch,step,loss[,group,tokens,budget,...]), JSON lines (.jsonl), or a "
+                    "TensorBoard log directory")
         ->required();
     cmd->add_option("--anchor", args.anchor,
                     "B_opt (0 = smallest batch size that reached the target)")
         ->capture_default_str();
     cmd->add_option("--bootstrap", args.bootstrap, "bootstrap resamples")->capture_default_str();
     cmd->add_option("--target-multiple", args.target_multiple,
-                    "study files: target = this multiple of R_opt(n)")
+                    "study files and curves: target = this multiple of R_opt")
         ->capture_default_str();
+    add_curve_options(cmd, args.target, args.budget, args.tag, args.runs, args.skip_invalid);
     cmd->add_flag("--json", args.json, "print the results as JSON");
     return cmd;
 }
@@ -120,6 +145,27 @@ int run_measure_command(const MeasureArgs& args) {
     if (!(args.target_multiple > 0))
         throw UserError(fmt::format("--target-multiple {}: must be > 0", args.target_multiple));
     std::vector<Row> rows;
+    if (is_curve_input(args.input)) {
+        const data::CurveLog log =
+            read_curve_input(args.input, {args.tag, args.runs, args.skip_invalid});
+        const std::vector<CurveGroup> groups = measure_curves(
+            log, {args.target, args.budget, args.target_multiple, args.anchor, args.bootstrap});
+        for (const CurveGroup& g : groups)
+            rows.push_back({g.group, g.target, g.measurable, g.note, g.cbs});
+        if (args.json) {
+            print_rows(rows, true, curves_summary_json(log, groups));
+        } else {
+            print_rows(rows, false);
+            fmt::print("{}", curves_summary_text(log, groups));
+        }
+        return 0;
+    }
+    if (args.target != 0 || args.budget != 0 || !args.tag.empty() || !args.runs.empty() ||
+        args.skip_invalid)
+        throw UserError(fmt::format("--target, --budget, --tag, --runs and --skip-invalid apply "
+                                    "to curves (docs/logs.md); '{}' is a study file or a steps "
+                                    "CSV",
+                                    args.input));
     if (ends_with(args.input, ".csv")) {
         std::uint64_t seed = 1;
         for (const auto& [group, points] : read_steps_csv(args.input)) {

@@ -103,10 +103,16 @@ class StudyFile:
             self.meta = {k: text(f.attrs[k]) for k in ("cbs_version", "git_sha", "created")}
             self.config = text(f.attrs["config"])
             self.tables = {}
+            # Curves of other trainers measured by `cbs report` (experiments/curve_measure.hpp):
+            # the file is a temporary one; the report names the input it was measured from.
+            self.curves_source = None
             for top in ("cbs", "fits"):
                 if top not in f:
                     continue
                 for name, group in f[top].items():
+                    if top == "cbs" and name == "winners" and "source" in group.attrs:
+                        self.curves_source = (text(group.attrs["source"]),
+                                              text(group.attrs.get("format", "")))
                     table = {}
                     for column, dataset in group.items():
                         data = dataset[()]
@@ -1007,15 +1013,48 @@ def html_table(header, body, verdict_column=None):
     return "\n".join(out)
 
 
+def study_line(s):
+    """What a study file is, as (code, rest) for the list at the top of the report."""
+    if s.curves_source:
+        source, form = s.curves_source
+        return (source, f": curves ({form}) measured by cbs {s.meta['cbs_version']} "
+                f"({s.meta['git_sha']}) on {s.meta['created']}, {len(s.runs)} runs, "
+                f"listed as `{s.name}` below")
+    return (s.path, f": cbs {s.meta['cbs_version']} ({s.meta['git_sha']}), "
+            f"written {s.meta['created']}, {len(s.runs)} runs")
+
+
+WINNER_HEADER = ["file", "group", "batch", "steps to target", "winning run", "hyper-parameters",
+                 "runs", "diverged"]
+
+
+def winner_rows(studies):
+    out = []
+    for s in studies:
+        for r in rows(s.tables.get("cbs/winners")):
+            out.append([s.name, r["group"], fmt(r["batch"], 6),
+                        fmt(r["steps"], 6) if finite(r["steps"]) else "never",
+                        r["run"] or "-", r["hparams"], fmt(r["runs"]), fmt(r["diverged"])])
+    return out
+
+
+WINNER_TEXT = ("Per batch size, the run (over its hyper-parameter runs) that reached the target "
+               "in the fewest steps; diverged runs count as never reaching it.")
+
+
 def write_markdown(path, studies, claims, col, figures):
     lines = ["# CBS report", ""]
     for s in studies:
-        lines.append(f"- `{s.path}`: cbs {s.meta['cbs_version']} ({s.meta['git_sha']}), "
-                     f"written {s.meta['created']}, {len(s.runs)} runs")
+        code, rest = study_line(s)
+        lines.append(f"- `{code}`{rest}")
     lines += ["", "## Claims: predicted vs measured", "",
               md_table(CLAIM_HEADER, [claim_cells(c) for c in claims]), ""]
     if col.estimates:
         lines += ["## CBS per group", "", md_table(ESTIMATE_HEADER, estimates_rows(col)), ""]
+    winners = winner_rows(studies)
+    if winners:
+        lines += ["## Winning runs per batch size (curves)", "", WINNER_TEXT, "",
+                  md_table(WINNER_HEADER, winners), ""]
     lines += ["## Figures", ""]
     for f in figures:
         lines += [f"### {f.title}", "", f"![{f.title}]({f.name}.png)", "", f"*{f.caption}*", ""]
@@ -1041,14 +1080,18 @@ def write_html(path, out_dir, studies, claims, col, figures):
              "<title>CBS report</title>", f"<style>{STYLE}</style></head><body>",
              "<h1>CBS report</h1><ul>"]
     for s in studies:
-        parts.append(f"<li><code>{html.escape(s.path)}</code>: cbs "
-                     f"{html.escape(s.meta['cbs_version'])} ({html.escape(s.meta['git_sha'])}), "
-                     f"written {html.escape(s.meta['created'])}, {len(s.runs)} runs</li>")
+        code, rest = study_line(s)
+        parts.append(f"<li><code>{html.escape(code)}</code>{html.escape(rest)}</li>")
     parts.append("</ul><h2>Claims: predicted vs measured</h2>")
     parts.append(html_table(CLAIM_HEADER, [claim_cells(c) for c in claims], verdict_column=5))
     if col.estimates:
         parts.append("<h2>CBS per group</h2>")
         parts.append(html_table(ESTIMATE_HEADER, estimates_rows(col)))
+    winners = winner_rows(studies)
+    if winners:
+        parts.append("<h2>Winning runs per batch size (curves)</h2>")
+        parts.append(f"<p>{html.escape(WINNER_TEXT)}</p>")
+        parts.append(html_table(WINNER_HEADER, winners))
     parts.append("<h2>Figures</h2>")
     for f in figures:
         with open(os.path.join(out_dir, f.name + ".png"), "rb") as png:
