@@ -107,4 +107,16 @@ data::Table fits_table(const std::vector<FitRow>& rows) {
     return t;
 }
 
+CbsJson cbs_estimates_json(const CbsEstimates& c) {
+    using data::json_number;
+    return {json_number(c.b_opt),
+            {{"a", json_number(c.fit.a)}, {"b", json_number(c.fit.b)}},
+            {{"study", json_number(c.study)},
+             {"study_ci", {json_number(c.study_ci.low), json_number(c.study_ci.high)}},
+             {"direct", json_number(c.direct)},
+             {"direct_ci", {json_number(c.direct_ci.low), json_number(c.direct_ci.high)}},
+             {"anchor_zero", json_number(c.anchor_zero)},
+             {"b_noise", json_number(c.b_noise)}}};
+}
+
 } // namespace cbs::exp

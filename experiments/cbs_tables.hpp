@@ -3,6 +3,7 @@
 // columns and `cbs report` reads them all the same way.
 #pragma once
 
+#include "data/json_writer.hpp"
 #include "data/study_file.hpp"
 #include "experiments/cbs_estimators.hpp"
 #include "experiments/scaling_fits.hpp"
@@ -33,5 +34,12 @@ struct FitRow {
 
 data::Table estimates_table(const std::vector<EstimateRow>& rows);
 data::Table fits_table(const std::vector<FitRow>& rows);
+
+/// The `--json` object of one group's CBS estimates (docs/json.md): b_opt, fit {a, b} and cbs
+/// {study, study_ci, direct, direct_ci, anchor_zero, b_noise}; non-finite numbers are null.
+struct CbsJson {
+    data::Json b_opt, fit, cbs;
+};
+CbsJson cbs_estimates_json(const CbsEstimates& c);
 
 } // namespace cbs::exp

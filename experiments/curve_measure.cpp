@@ -1,5 +1,6 @@
 #include "experiments/curve_measure.hpp"
 
+#include "data/json_writer.hpp"
 #include "experiments/cbs_tables.hpp"
 #include "experiments/run_output.hpp"
 #include "experiments/steps_to_target.hpp"
@@ -182,9 +183,7 @@ std::string num(double v) {
     return fmt::format("{:.6g}", v);
 }
 
-nlohmann::json json_number(double v) {
-    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-}
+using data::json_number;
 
 std::size_t diverged_runs(const data::CurveLog& log) {
     return static_cast<std::size_t>(std::count_if(

@@ -3,6 +3,7 @@
 #include "data/json_writer.hpp"
 #include "data/study_file.hpp"
 #include "experiments/cbs_estimators.hpp"
+#include "experiments/cbs_tables.hpp"
 #include "experiments/curve_measure.hpp"
 #include "experiments/lm_study.hpp"
 #include "experiments/measure.hpp"
@@ -46,15 +47,10 @@ void print_rows(const std::vector<Row>& rows, bool json, const std::string& curv
                       {"measurable", r.measurable}};
             if (r.measurable) {
                 const CbsEstimates& c = r.cbs;
-                g["b_opt"] = json_number(c.b_opt);
-                g["fit"] = {{"a", json_number(c.fit.a)}, {"b", json_number(c.fit.b)}};
-                Json cbs = {
-                    {"study", json_number(c.study)},
-                    {"study_ci", {json_number(c.study_ci.low), json_number(c.study_ci.high)}},
-                    {"direct", json_number(c.direct)},
-                    {"direct_ci", {json_number(c.direct_ci.low), json_number(c.direct_ci.high)}},
-                    {"anchor_zero", json_number(c.anchor_zero)},
-                    {"b_noise", json_number(c.b_noise)}};
+                CbsJson j = cbs_estimates_json(c);
+                g["b_opt"] = std::move(j.b_opt);
+                g["fit"] = std::move(j.fit);
+                Json cbs = std::move(j.cbs);
                 for (const auto& [theta, v] : c.study_by_threshold)
                     cbs[fmt::format("study_{}", std::lround(theta * 100))] = json_number(v);
                 for (const auto& [theta, v] : c.direct_by_threshold)

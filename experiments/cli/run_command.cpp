@@ -195,15 +195,10 @@ void print_json(const StudySpec& spec, const StudyResult& r) {
                       {"r_opt", json_number(g.r_opt)},
                       {"measurable", g.measurable}};
         if (g.measurable) {
-            group["b_opt"] = json_number(c.b_opt);
-            group["fit"] = {{"a", json_number(c.fit.a)}, {"b", json_number(c.fit.b)}};
-            group["cbs"] = {
-                {"study", json_number(c.study)},
-                {"study_ci", {json_number(c.study_ci.low), json_number(c.study_ci.high)}},
-                {"direct", json_number(c.direct)},
-                {"direct_ci", {json_number(c.direct_ci.low), json_number(c.direct_ci.high)}},
-                {"anchor_zero", json_number(c.anchor_zero)},
-                {"b_noise", json_number(c.b_noise)}};
+            CbsJson j = cbs_estimates_json(c);
+            group["b_opt"] = std::move(j.b_opt);
+            group["fit"] = std::move(j.fit);
+            group["cbs"] = std::move(j.cbs);
         }
         Json batches = Json::array();
         for (const BatchResult& b : g.batches)

@@ -321,8 +321,8 @@ TEST_CASE("cbs measure and cbs report read curves, malformed curves and misused 
     const test::CliResult csv = test::run_cbs("measure --json --bootstrap 50 " + e.csv.string());
     REQUIRE(csv.code == 0);
     CHECK(csv.out.find("\"curves\": {") != std::string::npos);
-    CHECK(csv.out.find("\"format\":\"csv\"") != std::string::npos);
-    CHECK(csv.out.find("\"diverged\":1") != std::string::npos);
+    CHECK(csv.out.find("\"format\": \"csv\"") != std::string::npos);
+    CHECK(csv.out.find("\"diverged\": 1") != std::string::npos);
     const test::CliResult tb = test::run_cbs("measure --json --bootstrap 50 " + e.tb.string() +
                                              " --tag val/loss --runs " + e.runs.string());
     REQUIRE(tb.code == 0);
@@ -350,7 +350,7 @@ TEST_CASE("cbs measure and cbs report read curves, malformed curves and misused 
     const test::CliResult skipped =
         test::run_cbs("measure --json --bootstrap 50 --skip-invalid " + tb_args);
     REQUIRE(skipped.code == 0);
-    CHECK(skipped.out.find("\"skipped_files\":1") != std::string::npos);
+    CHECK(skipped.out.find("\"skipped_files\": 1") != std::string::npos);
     const test::CliResult skipped_text =
         test::run_cbs("measure --bootstrap 50 --skip-invalid " + tb_args);
     CHECK(skipped_text.out.find("1 invalid event files skipped") != std::string::npos);
