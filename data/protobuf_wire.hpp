@@ -36,10 +36,11 @@ struct Field {
     std::size_t offset = 0;  ///< offset of the field's key within the message
 };
 
-/// Iterates over the fields of one message.
+/// Iterates over the fields of one message, which it views: the message must outlive the Reader.
 class Reader {
 public:
     explicit Reader(std::string_view message) : data_(message) {}
+    explicit Reader(std::string&&) = delete; ///< a temporary string would dangle
 
     /// The next field; false at the end of the message. Throws WireError if malformed.
     bool next(Field& f) {

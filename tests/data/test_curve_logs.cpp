@@ -75,7 +75,10 @@ TEST_CASE("protobuf wire reader: the encoding guide's examples, and malformed me
           "[curves]") {
     using namespace cbs::data::wire;
     // Field 1 = 150 is 08 96 01; field 2 = "testing" is 12 07 74 65 73 74 69 6e 67.
-    Reader r(bytes({0x08, 0x96, 0x01, 0x12, 0x07, 't', 'e', 's', 't', 'i', 'n', 'g'}));
+    // A Reader views its message: each message is kept in a named string while it is read.
+    const std::string guide =
+        bytes({0x08, 0x96, 0x01, 0x12, 0x07, 't', 'e', 's', 't', 'i', 'n', 'g'});
+    Reader r(guide);
     Field f;
     REQUIRE(r.next(f));
     CHECK((f.number == 1 && f.type == kVarint && f.value == 150));
@@ -83,10 +86,14 @@ TEST_CASE("protobuf wire reader: the encoding guide's examples, and malformed me
     CHECK((f.number == 2 && f.type == kBytes && f.bytes == "testing"));
     CHECK_FALSE(r.next(f));
     // A 10-byte varint holding 2^64 - 1, and one that overflows.
-    Reader max(bytes({0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}));
+    const std::string largest =
+        bytes({0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01});
+    Reader max(largest);
     REQUIRE(max.next(f));
     CHECK(f.value == ~std::uint64_t{0});
-    Reader over(bytes({0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02}));
+    const std::string overflowing =
+        bytes({0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02});
+    Reader over(overflowing);
     CHECK_THROWS_AS(over.next(f), WireError);
     for (const std::string& bad :
          {bytes({0x08, 0x96}), bytes({0x12, 0x08, 't'}), bytes({0x00, 0x01}),
