@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 
 namespace cbs::exp {
 
@@ -226,8 +225,8 @@ std::string curves_summary_text(const data::CurveLog& log, const std::vector<Cur
     return out;
 }
 
-std::string curves_summary_json(const data::CurveLog& log, const std::vector<CurveGroup>& groups) {
-    nlohmann::json j;
+data::Json curves_summary_json(const data::CurveLog& log, const std::vector<CurveGroup>& groups) {
+    data::Json j;
     j["format"] = log.format;
     j["source"] = log.source;
     j["runs"] = log.runs.size();
@@ -236,26 +235,25 @@ std::string curves_summary_json(const data::CurveLog& log, const std::vector<Cur
     j["skipped"] = log.skipped_reasons;
     j["ignored_run_dirs"] = log.ignored_run_dirs;
     j["varying_fields"] = log.varying_fields;
-    j["groups"] = nlohmann::json::array();
+    j["groups"] = data::Json::array();
     for (const CurveGroup& g : groups) {
-        nlohmann::json jg;
+        data::Json jg;
         jg["group"] = g.group;
         jg["budget"] = json_number(g.budget);
         jg["r_opt"] = json_number(g.r_opt);
         jg["target"] = json_number(g.target);
-        jg["winners"] = nlohmann::json::array();
+        jg["winners"] = data::Json::array();
         for (const CurveWinner& w : g.winners)
             jg["winners"].push_back(
                 {{"batch", w.batch},
                  {"steps", json_number(w.steps)},
-                 {"run", w.run.empty() ? nlohmann::json(nullptr) : nlohmann::json(w.run)},
+                 {"run", w.run.empty() ? data::Json(nullptr) : data::Json(w.run)},
                  {"hparams", w.hparams},
                  {"runs", w.runs},
                  {"diverged", w.diverged}});
         j["groups"].push_back(std::move(jg));
     }
-    // Invalid UTF-8 in a user's names is replaced, not an exception.
-    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return j; // written by data::json_line, which replaces invalid UTF-8 in names
 }
 
 data::Study curves_study(const data::CurveLog& log, const std::vector<CurveGroup>& groups,

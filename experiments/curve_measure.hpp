@@ -15,6 +15,7 @@
 #pragma once
 
 #include "data/curve_logs.hpp"
+#include "data/json_writer.hpp"
 #include "data/study_file.hpp"
 #include "data/tensorboard.hpp"
 #include "experiments/cbs_estimators.hpp"
@@ -78,10 +79,10 @@ std::vector<CurveGroup> measure_curves(const data::CurveLog& log,
 /// What `cbs measure` prints after the CBS table: the input (runs, diverged, skipped files),
 /// targets, and the winning run of each batch size with its hyper-parameters.
 std::string curves_summary_text(const data::CurveLog& log, const std::vector<CurveGroup>& groups);
-/// The same as one JSON object (text): {"format", "source", "runs", "diverged", "skipped_files",
+/// The same as one JSON object: {"format", "source", "runs", "diverged", "skipped_files",
 /// "skipped", "ignored_run_dirs", "varying_fields", "groups": [{"group", "budget", "r_opt",
 /// "target", "winners": [{"batch", "steps", "run", "hparams", "runs", "diverged"}]}]}.
-std::string curves_summary_json(const data::CurveLog& log, const std::vector<CurveGroup>& groups);
+data::Json curves_summary_json(const data::CurveLog& log, const std::vector<CurveGroup>& groups);
 
 /// The curves and their measurement as a study file (docs/logs.md): one run per curve (loss as
 /// risk and risk_ewa, tokens as samples when logged), /cbs/estimates and /cbs/steps as our own

@@ -38,7 +38,7 @@ struct Row {
     CbsEstimates cbs;
 };
 
-void print_rows(const std::vector<Row>& rows, bool json, const std::string& curves = "") {
+void print_rows(const std::vector<Row>& rows, bool json, const Json& curves = nullptr) {
     if (json) {
         Json groups = Json::array();
         for (const Row& r : rows) {
@@ -62,8 +62,7 @@ void print_rows(const std::vector<Row>& rows, bool json, const std::string& curv
             groups.push_back(std::move(g));
         }
         Json doc = {{"groups", std::move(groups)}};
-        // Curves' summary (experiments/curve_measure.hpp) comes as JSON text.
-        if (!curves.empty()) doc["curves"] = Json::parse(curves);
+        if (!curves.is_null()) doc["curves"] = curves; // other trainers' curves only
         fmt::print("{}\n", json_line(doc));
         return;
     }
