@@ -7,6 +7,7 @@
 #include "experiments/cbs_tables.hpp"
 #include "experiments/scaling_fits.hpp"
 #include "tests/support/cli.hpp"
+#include "tests/support/user_error.hpp"
 #include "theory/check.hpp"
 
 #include <catch2/catch.hpp>
@@ -24,15 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <typename F>
-std::string user_error(F&& f) {
-    try {
-        f();
-    } catch (const cbs::UserError& e) {
-        return e.what();
-    }
-    return "";
-}
+using cbs::test::user_error;
 
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;

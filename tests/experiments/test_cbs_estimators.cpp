@@ -4,6 +4,8 @@
 #include "experiments/cbs_estimators.hpp"
 #include "theory/check.hpp"
 
+#include "tests/support/user_error.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -61,16 +63,7 @@ double log_objective(const std::vector<BatchPoint>& points, double a, double b) 
     return sum;
 }
 
-/// The one-line message of the UserError that `f` throws ("" if none).
-template <typename F>
-std::string user_error(F&& f) {
-    try {
-        f();
-    } catch (const cbs::UserError& e) {
-        return e.what();
-    }
-    return "";
-}
+using cbs::test::user_error;
 
 /// A CSV file under the temp directory with a name unique to this process and call; removed
 /// when the owner goes out of scope.

@@ -3,6 +3,8 @@
 #include "experiments/scaling_fits.hpp"
 #include "theory/check.hpp"
 
+#include "tests/support/user_error.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -19,15 +21,7 @@ double relative_error(double value, double reference) {
     return std::abs(value - reference) / std::abs(reference);
 }
 
-template <typename F>
-std::string user_error(F&& f) {
-    try {
-        f();
-    } catch (const cbs::UserError& e) {
-        return e.what();
-    }
-    return "";
-}
+using cbs::test::user_error;
 
 /// x = 2^0 ... 2^(count-1) times `scale`.
 std::vector<double> geometric(int count, double scale) {
