@@ -5,7 +5,8 @@
 # the crashing input is kept in build-fuzz/artifacts/<target>/ (reproduce: build-fuzz/fuzz/<target>
 # <file>). New interesting inputs collect in build-fuzz/corpus/<target>/, never in the seeds.
 # Usage: scripts/fuzz.sh [seconds-per-target (default 60; 0 = build only)] [target ...].
-# CBS_JOBS: build jobs (default: all cores). CBS_FUZZ_SEED: libFuzzer's -seed (default 0: random).
+# CBS_JOBS: build jobs (default: all cores). CBS_FUZZ_JOBS: targets fuzzed side by side, one core
+# each (default: all cores). CBS_FUZZ_SEED: libFuzzer's -seed (default 0: random).
 # Compiles through ccache when it is installed (scripts/ccache.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,30 +67,29 @@ crash_owner() {
     sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ in /    first frame: /' <<<"$frame" >&2
 }
 
-status=0
-rows=()
-for t in "${targets[@]}"; do
-    work=build-fuzz/corpus/$t
-    artifacts=build-fuzz/artifacts/$t
-    log=build-fuzz/logs/$t.log
+# Fuzzes one target for `seconds`, then sorts its findings by owner. Writes its messages to
+# build-fuzz/logs/<target>.report (by its caller), its table row to .row, and returns 1 when it
+# found a crash in cbs's code (or libFuzzer failed with nothing kept that explains it).
+fuzz_target() {
+    local t=$1
+    local work=build-fuzz/corpus/$t
+    local artifacts=build-fuzz/artifacts/$t
+    local log=build-fuzz/logs/$t.log
     mkdir -p "$work" "$artifacts" "$(dirname "$log")"
     rm -f "$artifacts"/*
-    dict=()
+    local dict=()
     if [ -f "tests/fuzz/$t.dict" ]; then dict=(-dict="tests/fuzz/$t.dict"); fi
-    echo "fuzz: $t for ${seconds}s (log: $log)"
     # -fork=1 with -ignore_*: a crash ends only the worker process; fuzzing goes on and every
     # crashing input is kept, so one run reports all the crashes it can find. -timeout=5: an
     # input runs in milliseconds; libhdf5's endless loops (tests/fuzz/README.md) would otherwise
     # eat the minute.
-    rc=0
+    local rc=0
     "build-fuzz/fuzz/$t" "$work" "tests/fuzz/corpus/$t" "${dict[@]}" \
         -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
         -seed="${CBS_FUZZ_SEED:-0}" -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=5 -rss_limit_mb=2048 \
         -artifact_prefix="$artifacts/" >"$log" 2>&1 || rc=$?
+    local execs ours=0 hdf5=0 unreproduced=0 failed=0
     execs=$(grep -oE '^#[0-9]+:' "$log" | tail -n 1 | tr -d '#:')
-    ours=0
-    hdf5=0
-    unreproduced=0
     for input in "$artifacts"/*; do
         [ -f "$input" ] || continue
         echo "fuzz: $t: $input"
@@ -102,14 +102,38 @@ for t in "${targets[@]}"; do
     # With -fork, libFuzzer's exit code is that of a worker that found something (77 crash, 70
     # timeout, ...), whoever owns it: it fails the run only when no kept input explains it.
     if [ "$ours" -ne 0 ] || { [ "$rc" -ne 0 ] && [ $((hdf5 + unreproduced)) -eq 0 ]; }; then
-        status=1
+        failed=1
         echo "fuzz: $t FAILED (exit $rc, $ours crashes in cbs code); reproduce: build-fuzz/fuzz/$t FILE"
         tail -n 20 "$log"
     fi
-    rows+=("$(printf '%-20s %12s %8s %14s %13s' "$t" "${execs:-?}" "$ours" "$hdf5" "$unreproduced")")
+    printf '%-20s %12s %8s %14s %13s\n' "$t" "${execs:-?}" "$ours" "$hdf5" "$unreproduced" \
+        >"build-fuzz/logs/$t.row"
+    return "$failed"
+}
+
+# The targets run side by side, CBS_FUZZ_JOBS at a time (default: one per core). Each target is
+# one libFuzzer worker process on one core for the full `seconds`, so running them together
+# shortens the stage, not any target's fuzzing.
+parallel=${CBS_FUZZ_JOBS:-$(nproc)}
+mkdir -p build-fuzz/logs
+for t in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
+    rm -f "build-fuzz/logs/$t."{row,status,report}
+    echo "fuzz: $t for ${seconds}s (log: build-fuzz/logs/$t.log)"
+    (
+        rc=0
+        fuzz_target "$t" || rc=$?
+        echo "$rc" >"build-fuzz/logs/$t.status"
+    ) >"build-fuzz/logs/$t.report" 2>&1 &
+done
+wait
+status=0
+for t in "${targets[@]}"; do
+    cat "build-fuzz/logs/$t.report"
+    if [ "$(cat "build-fuzz/logs/$t.status" 2>/dev/null)" != 0 ]; then status=1; fi
 done
 
 echo
 printf '%-20s %12s %8s %14s %13s\n' target executions crashes "libhdf5-only" "unreproduced"
-for r in "${rows[@]}"; do echo "$r"; done
+for t in "${targets[@]}"; do cat "build-fuzz/logs/$t.row" 2>/dev/null || printf '%-20s %12s\n' "$t" "(no result)"; done
 exit "$status"
