@@ -21,3 +21,10 @@ use_ccache_in() {
         cmake -S . -B "$dir" "${launcher[@]}" >/dev/null
     fi
 }
+
+# Debug information (the sanitizer and fuzz builds compile with -g1) names the directory it was
+# compiled in, so ccache keys such objects on that directory too, and a fresh clone elsewhere (CI)
+# would miss the cache for all of them. Mapping the repository root to "." takes the directory
+# out of the key (ccache's hash_dir setting explains the rule) and leaves stack traces with paths
+# relative to the repository. For CMAKE_<LANG>_FLAGS of those builds.
+relocatable_debug="-fdebug-prefix-map=$(pwd)=."

@@ -26,7 +26,8 @@ if command -v ninja >/dev/null 2>&1 && [ ! -f build-fuzz/CMakeCache.txt ]; then 
 # -O1 as scripts/sanitize.sh (fast to compile, what libFuzzer's documentation uses); NDEBUG as in
 # Release. CBS_FUZZ adds coverage instrumentation, AddressSanitizer and UBSan to every library.
 cmake -S . -B build-fuzz "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O1 -DNDEBUG" \
+    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG $relocatable_debug" \
+    -DCMAKE_C_FLAGS_RELEASE="-O1 -DNDEBUG $relocatable_debug" \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCBS_FUZZ=ON "${launcher[@]}" >/dev/null
 cmake --build build-fuzz --parallel "$jobs" --target "${targets[@]}"
 if [ "$seconds" = 0 ]; then exit 0; fi # build only

@@ -14,8 +14,10 @@ if [ -f build-asan/CMakeCache.txt ]; then generator=(); fi # keep the generator 
 # -O1 (not Release's -O3): instrumented -O3 builds of the Eigen-heavy sources take several times
 # longer to compile, and -O1 is what the sanitizers' documentation recommends. NDEBUG as in
 # Release, so the code under test is the code users run. CBS_SANITIZE adds -g1 and frame pointers.
+# relocatable_debug: scripts/ccache.sh.
 cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O1 -DNDEBUG" \
+    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG $relocatable_debug" \
+    -DCMAKE_C_FLAGS_RELEASE="-O1 -DNDEBUG $relocatable_debug" \
     -DCBS_SANITIZE=address,undefined "${launcher[@]}" >/dev/null
 cmake --build build-asan --parallel "$jobs"
 

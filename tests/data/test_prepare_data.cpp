@@ -2,6 +2,7 @@
 // accounting, the two split rules, shard rotation, SentencePiece end to end on the sample, input
 // expansion, and refusals that leave nothing behind.
 #include "data/prepare_data.hpp"
+#include "tests/support/paths.hpp"
 
 #include "data/json_writer.hpp"
 #include "data/token_shard.hpp"
@@ -44,7 +45,7 @@ private:
     fs::path path_;
 };
 
-const fs::path kSample = fs::path(CBS_SOURCE_DIR) / "data/samples/moby-dick-head.txt";
+const fs::path kSample = fs::path(cbs::test::source_dir()) / "data/samples/moby-dick-head.txt";
 
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -308,7 +309,8 @@ TEST_CASE("the committed byte-level sample shards are what prepare-data makes of
     o.val_fraction = 0.1;
     o.out_dir = dir.file("out").string();
     (void)prepare_data(o);
-    const fs::path committed = fs::path(CBS_SOURCE_DIR) / "data/samples/moby-dick-head-byte";
+    const fs::path committed =
+        fs::path(cbs::test::source_dir()) / "data/samples/moby-dick-head-byte";
     for (const char* f : {"train_000000.bin", "val_000000.bin"}) {
         INFO(f);
         CHECK(read_token_shard(committed / f) == read_token_shard(fs::path(o.out_dir) / f));

@@ -1,6 +1,7 @@
 // `cbs prepare-data` end to end through the executable: a run on the committed sample, --help,
 // and refusals with exit code 2, one error line and no output directory left behind.
 #include "data/token_shard.hpp"
+#include "tests/support/paths.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -37,7 +38,7 @@ fs::path scratch() {
 }
 
 Result run_cbs(const std::string& args) {
-    const fs::path exe = fs::path(CBS_TEST_BINARY_DIR) / "cbs";
+    const fs::path exe = fs::path(cbs::test::binary_dir()) / "cbs";
     REQUIRE(fs::exists(exe)); // built with the whole tree (`ninja`), not by test_data alone
     const fs::path dir = scratch();
     const std::string cmd = exe.string() + " " + args + " >" + (dir / "out.txt").string() + " 2>" +
@@ -47,7 +48,7 @@ Result run_cbs(const std::string& args) {
             slurp(dir / "err.txt")};
 }
 
-const std::string kSample = std::string(CBS_SOURCE_DIR) + "/data/samples/moby-dick-head.txt";
+const std::string kSample = cbs::test::source_dir() + "/data/samples/moby-dick-head.txt";
 
 } // namespace
 

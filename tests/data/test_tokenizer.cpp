@@ -2,6 +2,7 @@
 // SentencePiece BPE model trained on the committed sample round-trips the exact text, encodes a
 // text cut at line ends like the whole, survives save/load, and compresses better than bytes.
 #include "data/tokenizer.hpp"
+#include "tests/support/paths.hpp"
 
 #include "theory/check.hpp"
 
@@ -20,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string sample_text() {
-    std::ifstream in(fs::path(CBS_SOURCE_DIR) / "data/samples/moby-dick-head.txt",
+    std::ifstream in(fs::path(cbs::test::source_dir()) / "data/samples/moby-dick-head.txt",
                      std::ios::binary);
     REQUIRE(in);
     std::ostringstream s;

@@ -1,4 +1,6 @@
 // The `cbs` executable end to end: exit codes, one-line errors, no partial output files.
+#include "tests/support/paths.hpp"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -36,8 +38,8 @@ fs::path scratch_dir() {
 /// "cd DIR &&" to run it in another working directory).
 Result run_cbs(const std::string& args, const std::string& prefix = "") {
     const fs::path dir = scratch_dir();
-    const std::string cmd = prefix + " " + std::string(CBS_TEST_BINARY_DIR) + "/cbs " + args +
-                            " >" + (dir / "out.txt").string() + " 2>" + (dir / "err.txt").string();
+    const std::string cmd = prefix + " " + cbs::test::binary_dir() + "/cbs " + args + " >" +
+                            (dir / "out.txt").string() + " 2>" + (dir / "err.txt").string();
     const int status = std::system(cmd.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out.txt"),
             slurp(dir / "err.txt")};
@@ -320,7 +322,7 @@ TEST_CASE("cbs run: in a combined log (stdout and stderr to one file) the summar
     std::ofstream(fake) << "#!/bin/sh\necho 'cbs report: 0 figures, 0 claims -> fake' >&2\n";
     fs::permissions(fake, fs::perms::owner_all);
     const fs::path log = dir / "log.txt";
-    const std::string cmd = "CBS_PYTHON=" + fake.string() + " " + CBS_TEST_BINARY_DIR +
+    const std::string cmd = "CBS_PYTHON=" + fake.string() + " " + cbs::test::binary_dir() +
                             "/cbs run " + study.string() + " --quiet --out " +
                             (dir / "s.h5").string() + " >" + log.string() + " 2>&1";
     REQUIRE(std::system(cmd.c_str()) == 0);

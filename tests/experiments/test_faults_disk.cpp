@@ -6,6 +6,7 @@
 #include "data/study_file.hpp"
 #include "data/token_shard.hpp"
 #include "tests/support/cli.hpp"
+#include "tests/support/paths.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -31,8 +32,7 @@ CliResult run_cbs_limited(const std::string& args, int blocks) {
     const fs::path d = dir();
     const std::string out = (d / "lim.out").string(), err = (d / "lim.err").string();
     const std::string cmd = "trap '' XFSZ; ulimit -f " + std::to_string(blocks) + "; exec " +
-                            std::string(CBS_TEST_BINARY_DIR) + "/cbs " + args + " >" + out + " 2>" +
-                            err;
+                            cbs::test::binary_dir() + "/cbs " + args + " >" + out + " 2>" + err;
     const int status = std::system(cmd.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, cbs::test::slurp(out),
             cbs::test::slurp(err)};
@@ -99,7 +99,7 @@ const Inputs& inputs() {
     return in;
 }
 
-const std::string kSample = std::string(CBS_SOURCE_DIR) + "/data/samples/moby-dick-head.txt";
+const std::string kSample = cbs::test::source_dir() + "/data/samples/moby-dick-head.txt";
 
 /// A writing command: its arguments with OUT standing for the output path.
 struct Command {
@@ -166,8 +166,8 @@ TEST_CASE("disk faults: a full disk (file-size limit) is one clear error, the pr
         // Per-file limit (/bin/sh's ulimit -f counts 512-byte blocks): above the largest file a
         // command writes before its output (report: its embedded script, written to a scratch
         // directory), below the output itself.
-        const auto script_bytes =
-            fs::file_size(fs::path(CBS_SOURCE_DIR) / "experiments" / "report" / "report.py");
+        const auto script_bytes = fs::file_size(fs::path(cbs::test::source_dir()) / "experiments" /
+                                                "report" / "report.py");
         const int blocks = c.name == "report" ? static_cast<int>(script_bytes / 512) + 16 : 16;
         if (c.name == "prepare-data") {
             // Refuses a non-empty --out-dir, so there is no previous output to keep: the failed

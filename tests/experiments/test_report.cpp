@@ -5,6 +5,7 @@
 // Needs /usr/bin/python3 with python3-numpy, python3-h5py and python3-matplotlib (setup-deps.sh).
 #include "data/study_file.hpp"
 #include "tests/support/cli.hpp"
+#include "tests/support/paths.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -144,7 +145,7 @@ void check_figures(const fs::path& dir, const std::vector<std::string>& figures)
 // One report over three kinds of study file: least squares, a coordinate check, LM runs.
 void check_multi_file_report() {
     const fs::path dir = scratch();
-    const std::string source = CBS_SOURCE_DIR;
+    const std::string source = cbs::test::source_dir();
     const fs::path cc = dir / "coord.h5", lm = dir / "lm.h5", out = dir / "multi-report";
     fs::remove(cc);
     fs::remove(lm);

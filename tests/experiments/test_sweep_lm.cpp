@@ -4,6 +4,7 @@
 // on it fits CBS vs tokens, and `cbs report` shows the LM curves, CBS and claim.
 #include "data/study_file.hpp"
 #include "tests/support/cli.hpp"
+#include "tests/support/paths.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -19,7 +20,7 @@ using cbs::test::run_cbs;
 
 TEST_CASE("cbs sweep runs LM trainings (simulator = lm) and cbs measure finds their CBS",
           "[sweep][lm]") {
-    const std::string source = CBS_SOURCE_DIR;
+    const std::string source = cbs::test::source_dir();
     const std::string shards = source + "/data/samples/moby-dick-head-byte/";
     const fs::path out = cbs::test::scratch_dir("sweep_lm") / "lm.h5";
     fs::remove(out);
@@ -62,7 +63,7 @@ TEST_CASE("cbs sweep runs LM trainings (simulator = lm) and cbs measure finds th
 }
 
 TEST_CASE("cbs run on an LM study: sweep, measure per data budget, fit, resumable", "[run][lm]") {
-    const std::string source = CBS_SOURCE_DIR;
+    const std::string source = cbs::test::source_dir();
     const std::string shards = source + "/data/samples/moby-dick-head-byte/";
     const fs::path out = cbs::test::scratch_dir("run_lm") / "lm-study.h5";
     fs::remove(out);

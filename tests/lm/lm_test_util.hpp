@@ -4,6 +4,7 @@
 
 #include "data/token_shard.hpp"
 #include "gpu/lm_options.hpp"
+#include "tests/support/paths.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -31,7 +32,7 @@ inline fs::path scratch_dir(const std::string& name) {
 /// Falls back to the GPL-3 text Debian ships when the sample directory holds no .txt file.
 inline std::vector<std::uint32_t> real_text_bytes(std::string* source = nullptr) {
     std::vector<fs::path> candidates;
-    const fs::path samples = fs::path(CBS_SOURCE_DIR) / "data" / "samples";
+    const fs::path samples = fs::path(cbs::test::source_dir()) / "data" / "samples";
     std::error_code ec;
     if (fs::is_directory(samples, ec))
         for (const auto& e : fs::directory_iterator(samples))

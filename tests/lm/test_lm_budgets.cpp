@@ -9,6 +9,7 @@
 #include "gpu/schedules.hpp"
 #include "gpu/train_loop.hpp"
 #include "lm_test_util.hpp"
+#include "tests/support/paths.hpp"
 #include "theory/check.hpp"
 
 #include <catch2/catch.hpp>
@@ -201,7 +202,7 @@ TEST_CASE("the committed LM study files keep the study's design", "[lm]") {
     for (const char* name : {"lm_cpu_study.toml", "lm_gpu.toml"}) {
         INFO(name);
         const auto entries =
-            cbs::exp::load_toml_file(std::string(CBS_SOURCE_DIR) + "/experiments/studies/" + name);
+            cbs::exp::load_toml_file(cbs::test::source_dir() + "/experiments/studies/" + name);
         const auto points = cbs::exp::expand_axes(entries);
         std::set<std::int64_t> sizes, batches;
         std::set<double> lrs;

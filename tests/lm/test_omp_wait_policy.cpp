@@ -1,5 +1,6 @@
 // The LM-training commands run with GOMP_SPINCOUNT=10000 unless the user chose a wait policy
 // (experiments/cli/omp_wait_policy.hpp): read from the running process's environment.
+#include "tests/support/paths.hpp"
 #include "tests/support/process.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,7 +17,7 @@ std::string env_seen(const std::string& key, const std::vector<std::string>& env
     const auto dir =
         std::filesystem::temp_directory_path() / ("cbs_omp_wait_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    const std::string root = std::string(CBS_SOURCE_DIR) + "/data/samples/moby-dick-head-byte/";
+    const std::string root = cbs::test::source_dir() + "/data/samples/moby-dick-head-byte/";
     cbs::test::CbsProcess p({"train-lm", "--quiet", "--out", (dir / "run.h5").string(), "--set",
                              "data.train=" + root + "train_000000.bin", "--set",
                              "data.val=" + root + "val_000000.bin", "--set", "steps=100000"},

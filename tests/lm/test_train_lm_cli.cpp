@@ -2,6 +2,7 @@
 // no output file.
 #include "data/study_file.hpp"
 #include "lm_test_util.hpp"
+#include "tests/support/paths.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -24,7 +25,7 @@ std::string slurp(const fs::path& p) {
 
 Result run_cbs(const std::string& args) {
     const fs::path dir = scratch_dir("cli");
-    const std::string cmd = std::string(CBS_TEST_BINARY_DIR) + "/cbs " + args + " >" +
+    const std::string cmd = cbs::test::binary_dir() + "/cbs " + args + " >" +
                             (dir / "out.txt").string() + " 2>" + (dir / "err.txt").string();
     const int status = std::system(cmd.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out.txt"),

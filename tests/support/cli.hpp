@@ -1,6 +1,8 @@
 // Helpers for tests that run the `cbs` executable end to end (header-only, test code only).
 #pragma once
 
+#include "tests/support/paths.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -37,7 +39,7 @@ inline CliResult run_cbs(const std::string& args, const std::string& env = "") {
     const std::filesystem::path dir = scratch_dir("cli");
     const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
     const std::string cmd =
-        env + " " + std::string(CBS_TEST_BINARY_DIR) + "/cbs " + args + " >" + out + " 2>" + err;
+        env + " " + cbs::test::binary_dir() + "/cbs " + args + " >" + out + " 2>" + err;
     const int status = std::system(cmd.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }

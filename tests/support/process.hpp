@@ -2,6 +2,8 @@
 // kill -9) or run it under resource limits (header-only, test code only).
 #pragma once
 
+#include "tests/support/paths.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
@@ -21,11 +23,11 @@ namespace cbs::test {
 /// A `cbs` process started in the background with stdout/stderr redirected to files.
 class CbsProcess {
 public:
-    /// Starts CBS_TEST_BINARY_DIR/cbs with `args`; `env` entries ("KEY=value") are added to the
+    /// Starts cbs::test::binary_dir()/cbs with `args`; `env` entries ("KEY=value") are added to the
     /// environment (overriding the same keys).
     CbsProcess(const std::vector<std::string>& args, const std::filesystem::path& out,
                const std::filesystem::path& err, const std::vector<std::string>& env = {}) {
-        std::vector<std::string> argv_text{std::string(CBS_TEST_BINARY_DIR) + "/cbs"};
+        std::vector<std::string> argv_text{cbs::test::binary_dir() + "/cbs"};
         argv_text.insert(argv_text.end(), args.begin(), args.end());
         std::vector<std::string> env_text = env;
         for (char** e = environ; *e != nullptr; ++e) {
