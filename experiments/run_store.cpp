@@ -315,7 +315,11 @@ void RunStore::checkpoint() {
         if (p.extension() == ".partial" && !time_ec && now - written > std::chrono::minutes(10))
             fs::remove(p, time_ec);
     }
-    fs::remove(dir, ec); // only succeeds when empty (another process may still be adding)
+    // Only succeeds when empty (another process may still be adding). Held exclusively: an add()
+    // of this process between making sure the directory exists and creating its file there would
+    // otherwise find it gone.
+    const std::unique_lock<std::shared_mutex> journal_guard(journal_lock());
+    fs::remove(dir, ec);
 }
 
 void remove_run_store(const std::string& path) noexcept {

@@ -7,6 +7,7 @@
 #include "theory/check.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -306,6 +307,40 @@ TEST_CASE("run store: concurrent adds and checkpoints lose nothing", "[store]") 
     cbs::test::require_same_run(store.find("t3_11").value(), make_run("t3_11", 3, 3 + 0.01 * 11));
     store.checkpoint();
     CHECK(read_study(path).runs.size() == threads * per_thread);
+    CHECK_FALSE(fs::exists(path + ".journal"));
+}
+
+TEST_CASE("run store: a checkpoint never removes the journal directory under an add in flight",
+          "[store]") {
+    // checkpoint() removes the journal directory once it is empty. An add() that had just made
+    // sure the directory exists, and not yet created its file there, used to fail with "No such
+    // file or directory" (seen once in CI under AddressSanitizer). One thread adds while another
+    // checkpoints without pause; the same run again and again keeps both cheap, so the two meet
+    // in that window many times.
+    TempDir dir;
+    const std::string path = dir.file("study.h5");
+    const int adds = 3000;
+    RunStore store(path, "cfg");
+    std::atomic<bool> done{false};
+    std::thread checkpointer([&] {
+        while (!done.load())
+            store.checkpoint();
+    });
+    std::string failure;
+    for (int i = 0; i < adds && failure.empty(); ++i) {
+        try {
+            store.add(make_run("r", 1, 1.0 + i));
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+    }
+    done = true;
+    checkpointer.join();
+    INFO(failure);
+    REQUIRE(failure.empty());
+    store.checkpoint();
+    REQUIRE(read_study(path).runs.size() == 1u);
+    CHECK(read_study(path).runs.front().attrs.at("lr") == AttrValue(1.0 + (adds - 1)));
     CHECK_FALSE(fs::exists(path + ".journal"));
 }
 
