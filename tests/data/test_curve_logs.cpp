@@ -4,6 +4,7 @@
 #include "data/curve_logs.hpp"
 #include "data/protobuf_wire.hpp"
 #include "data/tensorboard.hpp"
+#include "tests/support/user_error.hpp"
 #include "theory/check.hpp"
 
 #include <catch2/catch.hpp>
@@ -35,18 +36,6 @@ std::string le_float(float v) {
     std::string s(4, '\0');
     std::memcpy(s.data(), &v, 4);
     return s;
-}
-
-/// The error message of `f()`, which must throw cbs::UserError.
-template <class F>
-std::string refusal(F&& f) {
-    try {
-        f();
-    } catch (const cbs::UserError& e) {
-        return e.what();
-    }
-    FAIL("no cbs::UserError thrown");
-    return "";
 }
 
 fs::path scratch() {
@@ -189,8 +178,8 @@ TEST_CASE("scalar tensors: tensor_content, half, bfloat16, integers, non-scalars
                  le_float(2),     // shape [2]
              bytes({0x08, 0x01}), // no value
          }) {
-        const std::string what =
-            refusal([&] { scan_event_bytes(event_with_tensor(bad), "t.tfevents", "y"); });
+        const std::string what = cbs::test::user_error(
+            [&] { scan_event_bytes(event_with_tensor(bad), "t.tfevents", "y"); });
         CHECK(what.find("t.tfevents: byte 0: malformed Event record") == 0);
     }
 }
@@ -206,22 +195,22 @@ TEST_CASE("corrupt and truncated event files are refused naming the file and byt
             .size();
     std::string data_flip = file;
     data_flip[last + 14] ^= 0x20; // inside the last record's data
-    CHECK(refusal([&] { scan_event_bytes(data_flip, "run/ev", "loss"); }) ==
+    CHECK(cbs::test::user_error([&] { scan_event_bytes(data_flip, "run/ev", "loss"); }) ==
           "run/ev: byte " + std::to_string(last) + ": record data CRC mismatch (corrupt file)");
     std::string length_flip = file;
     length_flip[last + 1] ^= 0x01;
-    CHECK(refusal([&] { scan_event_bytes(length_flip, "run/ev", "loss"); }) ==
+    CHECK(cbs::test::user_error([&] { scan_event_bytes(length_flip, "run/ev", "loss"); }) ==
           "run/ev: byte " + std::to_string(last) + ": record length CRC mismatch (corrupt file)");
     for (std::size_t cut : {last + 5, last + 12, file.size() - 1}) {
         const std::string what =
-            refusal([&] { scan_event_bytes(file.substr(0, cut), "run/ev", "loss"); });
+            cbs::test::user_error([&] { scan_event_bytes(file.substr(0, cut), "run/ev", "loss"); });
         INFO(what);
         CHECK(what.rfind("run/ev: byte ", 0) == 0);
         CHECK(what.find("truncated record") != std::string::npos);
     }
     // Valid framing around a malformed message: a record whose data is not an Event.
     const std::string junk = file + frame_record(bytes({0x2a, 0x05, 0x0a}));
-    CHECK(refusal([&] {
+    CHECK(cbs::test::user_error([&] {
               scan_event_bytes(junk, "run/ev", "loss");
           }).rfind("run/ev: byte " + std::to_string(file.size()) + ": malformed Event record", 0) ==
           0);
@@ -323,15 +312,16 @@ TEST_CASE("malformed curve files are refused with one line naming the file and l
                  "c.csv:3: budget 6 for group 'all', but 5 at c.csv:2"},
          }) {
         INFO(b.text);
-        const std::string what = refusal([&] { parse_curves_csv(b.text, "c.csv"); });
+        const std::string what = cbs::test::user_error([&] { parse_curves_csv(b.text, "c.csv"); });
         CHECK(what.rfind(b.message, 0) == 0);
         CHECK(what.find('\n') == std::string::npos);
     }
     const std::string nul("run,batch,step,loss\na,1,2,3\0\n", 29);
-    CHECK(refusal([&] { parse_curves_csv(nul, "c.csv"); }) ==
+    CHECK(cbs::test::user_error([&] { parse_curves_csv(nul, "c.csv"); }) ==
           "c.csv: a NUL byte at offset 27: not a text CSV file");
-    CHECK(refusal([&] { parse_curves_csv("run,batch,step,loss\n\xff,1,2,3\n", "c.csv"); }) ==
-          "c.csv: invalid UTF-8 at byte 20");
+    CHECK(cbs::test::user_error([&] {
+              parse_curves_csv("run,batch,step,loss\n\xff,1,2,3\n", "c.csv");
+          }) == "c.csv: invalid UTF-8 at byte 20");
     for (const Bad& b : {
              Bad{"", "j.jsonl: empty file"},
              Bad{"{\"run\": \"\xff\", \"batch\": 1, \"step\": 2, \"loss\": 1}\n",
@@ -355,7 +345,8 @@ TEST_CASE("malformed curve files are refused with one line naming the file and l
                  "j.jsonl:2: `tokens` missing here but given on earlier rows"},
          }) {
         INFO(b.text);
-        const std::string what = refusal([&] { parse_curves_jsonl(b.text, "j.jsonl"); });
+        const std::string what =
+            cbs::test::user_error([&] { parse_curves_jsonl(b.text, "j.jsonl"); });
         CHECK(what.rfind(b.message, 0) == 0);
         CHECK(what.find('\n') == std::string::npos);
     }
@@ -402,7 +393,7 @@ TEST_CASE("a TensorBoard directory: runs table, nested runs, restarts, --skip-in
     std::string bad = encode_event_file({{40, "val/loss", 1.0, K::tensor_double, 0}});
     bad[bad.size() - 6] ^= 0x40;
     write(dir / "b32" / "events.out.tfevents.3.host", bad);
-    const std::string what = refusal([&] {
+    const std::string what = cbs::test::user_error([&] {
         read_tensorboard(dir.string(), {"val/loss", runs.string(), false});
     });
     CHECK(what.find((dir / "b32" / "events.out.tfevents.3.host").string() + ": byte ") == 0);
@@ -416,23 +407,23 @@ TEST_CASE("a TensorBoard directory: runs table, nested runs, restarts, --skip-in
 
     fs::remove(dir / "b32" / "events.out.tfevents.3.host");
     // Refusals: a tag no run has, a run without a directory, a bad runs table, missing options.
-    CHECK(refusal([&] {
+    CHECK(cbs::test::user_error([&] {
               read_tensorboard(dir.string(), {"nope", runs.string(), true});
           }).rfind("run 'b32': no scalar 'nope' in its event files (tags seen: val/loss)", 0) == 0);
     std::ofstream(scratch() / "runs2.csv") << "run,batch\nmissing,8\n";
     CHECK(
-        refusal([&] {
+        cbs::test::user_error([&] {
             read_tensorboard(dir.string(), {"val/loss", (scratch() / "runs2.csv").string(), false});
         }).find("run 'missing' has no directory with event files") != std::string::npos);
     std::ofstream(scratch() / "runs3.csv") << "run,lr\nb32,1\n";
     CHECK(
-        refusal([&] {
+        cbs::test::user_error([&] {
             read_tensorboard(dir.string(), {"val/loss", (scratch() / "runs3.csv").string(), false});
         }).find("needs columns run,batch") != std::string::npos);
-    CHECK(refusal([&] {
+    CHECK(cbs::test::user_error([&] {
               read_tensorboard(dir.string(), {"", runs.string(), false});
           }).find("--tag NAME") != std::string::npos);
-    CHECK(refusal([&] {
+    CHECK(cbs::test::user_error([&] {
               read_tensorboard(dir.string(), {"val/loss", "", false});
           }).find("--runs FILE.csv") != std::string::npos);
 }

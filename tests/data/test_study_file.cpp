@@ -3,6 +3,7 @@
 #include "data/study_file.hpp"
 
 #include "tests/support/same_run.hpp"
+#include "tests/support/user_error.hpp"
 #include "theory/check.hpp"
 
 #include <H5Cpp.h>
@@ -117,18 +118,6 @@ bool contains(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
 }
 
-/// Runs `f`, requires it to throw cbs::UserError, and returns the message.
-template <typename F>
-std::string user_error_message(F&& f) {
-    try {
-        f();
-    } catch (const cbs::UserError& e) {
-        return e.what();
-    }
-    FAIL("expected cbs::UserError");
-    return {};
-}
-
 } // namespace
 
 TEST_CASE("study file round trip preserves metadata, attributes and curves exactly",
@@ -212,7 +201,7 @@ TEST_CASE("write_study is atomic and reports unwritable paths", "[study_file]") 
 
     SECTION("missing directory: UserError naming the path, nothing left behind") {
         const std::string path = (dir.path() / "no_such_dir" / "study.h5").string();
-        const std::string msg = user_error_message([&] { write_study(path, make_study()); });
+        const std::string msg = cbs::test::user_error([&] { write_study(path, make_study()); });
         CHECK(contains(msg, path));
         CHECK(contains(msg, "does not exist"));
         CHECK(msg.find('\n') == std::string::npos);
@@ -224,7 +213,7 @@ TEST_CASE("write_study is atomic and reports unwritable paths", "[study_file]") 
     SECTION("target is a directory: rename fails, partial file removed") {
         const std::string path = dir.file("a_directory");
         fs::create_directory(path);
-        const std::string msg = user_error_message([&] { write_study(path, make_study()); });
+        const std::string msg = cbs::test::user_error([&] { write_study(path, make_study()); });
         CHECK(contains(msg, path));
         CHECK(fs::is_directory(path));
         CHECK_FALSE(fs::exists(path + ".partial"));
@@ -259,7 +248,7 @@ TEST_CASE("read_study rejects missing, non-HDF5 and schema-violating files", "[s
 
     SECTION("missing file") {
         const std::string path = dir.file("absent.h5");
-        const std::string msg = user_error_message([&] { read_study(path); });
+        const std::string msg = cbs::test::user_error([&] { read_study(path); });
         CHECK(contains(msg, path));
         CHECK(contains(msg, "no such file"));
     }
@@ -267,14 +256,14 @@ TEST_CASE("read_study rejects missing, non-HDF5 and schema-violating files", "[s
     SECTION("a text file") {
         const std::string path = dir.file("notes.h5");
         std::ofstream(path) << "step,risk\n1,0.5\n";
-        const std::string msg = user_error_message([&] { read_study(path); });
+        const std::string msg = cbs::test::user_error([&] { read_study(path); });
         CHECK(contains(msg, path));
         CHECK(contains(msg, "not an HDF5 file"));
         CHECK(msg.find('\n') == std::string::npos);
     }
 
     SECTION("a directory") {
-        const std::string msg = user_error_message([&] { read_study(dir.path().string()); });
+        const std::string msg = cbs::test::user_error([&] { read_study(dir.path().string()); });
         CHECK(contains(msg, dir.path().string()));
     }
 
@@ -290,7 +279,7 @@ TEST_CASE("read_study rejects missing, non-HDF5 and schema-violating files", "[s
                 H5::H5File file(path, H5F_ACC_RDWR);
                 file.removeAttr(name);
             }
-            const std::string msg = user_error_message([&] { read_study(path); });
+            const std::string msg = cbs::test::user_error([&] { read_study(path); });
             INFO(msg);
             CHECK(contains(msg, path));
             CHECK(contains(msg, name));
@@ -303,7 +292,7 @@ TEST_CASE("read_study rejects missing, non-HDF5 and schema-violating files", "[s
             const std::int64_t two = 2;
             file.openAttribute("schema_version").write(H5::PredType::NATIVE_INT64, &two);
         }
-        const std::string msg = user_error_message([&] { read_study(path); });
+        const std::string msg = cbs::test::user_error([&] { read_study(path); });
         CHECK(contains(msg, path));
         CHECK(contains(msg, "schema_version is 2"));
     }
@@ -315,7 +304,7 @@ TEST_CASE("read_study rejects missing, non-HDF5 and schema-violating files", "[s
                 H5::H5File file(path, H5F_ACC_RDWR);
                 file.unlink(std::string("runs/B=1024/") + name);
             }
-            const std::string msg = user_error_message([&] { read_study(path); });
+            const std::string msg = cbs::test::user_error([&] { read_study(path); });
             INFO(msg);
             CHECK(contains(msg, path));
             CHECK(contains(msg, "B=1024"));
@@ -333,7 +322,7 @@ TEST_CASE("read_study rejects missing, non-HDF5 and schema-violating files", "[s
             run.createDataSet("risk_ewa", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, dims))
                 .write(values, H5::PredType::NATIVE_DOUBLE);
         }
-        const std::string msg = user_error_message([&] { read_study(path); });
+        const std::string msg = cbs::test::user_error([&] { read_study(path); });
         CHECK(contains(msg, "different lengths"));
     }
 
@@ -346,7 +335,7 @@ TEST_CASE("read_study rejects missing, non-HDF5 and schema-violating files", "[s
                 .createAttribute("widths", H5::PredType::NATIVE_INT64, H5::DataSpace(1, dims))
                 .write(H5::PredType::NATIVE_INT64, values);
         }
-        const std::string msg = user_error_message([&] { read_study(path); });
+        const std::string msg = cbs::test::user_error([&] { read_study(path); });
         CHECK(contains(msg, "'widths' is not a scalar"));
     }
 
@@ -364,7 +353,7 @@ TEST_CASE("read_study rejects missing, non-HDF5 and schema-violating files", "[s
                 .createDataSet("risk_ewa", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, dims),
                                plist);
         }
-        const std::string msg = user_error_message([&] { read_study(path); });
+        const std::string msg = cbs::test::user_error([&] { read_study(path); });
         INFO(msg);
         CHECK(contains(msg, path));
         CHECK(contains(msg, "'risk_ewa' claims 1099511627776 elements"));
@@ -629,7 +618,7 @@ TEST_CASE("read_study reads tables written by other tools and rejects inconsiste
             H5::H5File file(path, H5F_ACC_RDWR);
             file.openGroup("cbs/estimates").removeAttr("columns");
         }
-        const std::string msg = user_error_message([&] { read_study(path); });
+        const std::string msg = cbs::test::user_error([&] { read_study(path); });
         CHECK(contains(msg, path));
         CHECK(contains(msg, "cbs/estimates"));
         CHECK(contains(msg, "'columns'"));
@@ -643,14 +632,14 @@ TEST_CASE("read_study reads tables written by other tools and rejects inconsiste
                 .createDataSet("extra", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, dims))
                 .write(v, H5::PredType::NATIVE_DOUBLE);
         }
-        CHECK(contains(user_error_message([&] { read_study(path); }), "'extra'"));
+        CHECK(contains(cbs::test::user_error([&] { read_study(path); }), "'extra'"));
     }
     SECTION("a listed column without its dataset") {
         {
             H5::H5File file(path, H5F_ACC_RDWR);
             file.unlink("cbs/estimates/cbs");
         }
-        CHECK(contains(user_error_message([&] { read_study(path); }), "column 'cbs'"));
+        CHECK(contains(cbs::test::user_error([&] { read_study(path); }), "column 'cbs'"));
     }
     SECTION("a dataset directly under /cbs") {
         {
@@ -661,6 +650,6 @@ TEST_CASE("read_study reads tables written by other tools and rejects inconsiste
                 .createDataSet("loose", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, dims))
                 .write(v, H5::PredType::NATIVE_DOUBLE);
         }
-        CHECK(contains(user_error_message([&] { read_study(path); }), "/cbs/loose"));
+        CHECK(contains(cbs::test::user_error([&] { read_study(path); }), "/cbs/loose"));
     }
 }

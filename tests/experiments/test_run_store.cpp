@@ -4,6 +4,7 @@
 
 #include "tests/support/process.hpp"
 #include "tests/support/same_run.hpp"
+#include "tests/support/user_error.hpp"
 #include "theory/check.hpp"
 
 #include <algorithm>
@@ -68,17 +69,6 @@ std::size_t journal_file_count(const std::string& path) {
     for (fs::directory_iterator it(path + ".journal", ec), end; !ec && it != end; it.increment(ec))
         if (it->path().extension() == ".h5") ++n;
     return n;
-}
-
-template <typename F>
-std::string user_error_message(F&& f) {
-    try {
-        f();
-    } catch (const cbs::UserError& e) {
-        return e.what();
-    }
-    FAIL("expected cbs::UserError");
-    return {};
 }
 
 bool contains(const std::string& s, const std::string& part) {
@@ -217,19 +207,19 @@ TEST_CASE("run store: unusable paths and unreadable files are UserErrors naming 
     TempDir dir;
     SECTION("missing directory") {
         const std::string path = dir.file("no_such_dir/study.h5");
-        const std::string msg = user_error_message([&] { RunStore store(path, ""); });
+        const std::string msg = cbs::test::user_error([&] { RunStore store(path, ""); });
         CHECK(contains(msg, path));
         CHECK(contains(msg, "does not exist"));
     }
     SECTION("path is a directory") {
         const std::string path = dir.file("adir");
         fs::create_directory(path);
-        CHECK(contains(user_error_message([&] { RunStore store(path, ""); }), "directory"));
+        CHECK(contains(cbs::test::user_error([&] { RunStore store(path, ""); }), "directory"));
     }
     SECTION("study file is not HDF5") {
         const std::string path = dir.file("study.h5");
         std::ofstream(path) << "not hdf5";
-        const std::string msg = user_error_message([&] { RunStore store(path, ""); });
+        const std::string msg = cbs::test::user_error([&] { RunStore store(path, ""); });
         CHECK(contains(msg, path));
         CHECK(contains(msg, "not an HDF5 file"));
     }
@@ -243,7 +233,7 @@ TEST_CASE("run store: unusable paths and unreadable files are UserErrors naming 
         const std::string bad = path + ".journal/bad.h5";
         const auto size = fs::file_size(bad);
         fs::resize_file(bad, size / 2);
-        const std::string msg = user_error_message([&] { RunStore store(path, ""); });
+        const std::string msg = cbs::test::user_error([&] { RunStore store(path, ""); });
         CHECK(contains(msg, bad));
         CHECK(msg.find('\n') == std::string::npos);
     }

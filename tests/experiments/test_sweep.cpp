@@ -7,6 +7,7 @@
 #include "experiments/run_output.hpp"
 #include "experiments/sim_config.hpp"
 #include "tests/support/same_run.hpp"
+#include "tests/support/user_error.hpp"
 #include "theory/check.hpp"
 
 #include <algorithm>
@@ -72,17 +73,6 @@ std::vector<std::string> values_of(const std::vector<ConfigEntries>& points,
         for (const ConfigEntry& e : p)
             if (e.key == key) out.push_back(e.value);
     return out;
-}
-
-template <typename F>
-std::string user_error_message(F&& f) {
-    try {
-        f();
-    } catch (const cbs::UserError& e) {
-        return e.what();
-    }
-    FAIL("expected cbs::UserError");
-    return {};
 }
 
 bool contains(const std::string& s, const std::string& part) {
@@ -174,7 +164,7 @@ TEST_CASE("sweep: malformed lists are UserErrors naming the key", "[sweep]") {
     for (const char* bad : {"[]", "[ ]", "[[1, 2], [3]]", "[1, [2]]", "[1,,2]", "[1, 2,]",
                             "[\"open, 2]", "[1, 2", "1, 2]"}) {
         INFO(bad);
-        const std::string msg = user_error_message([&] { list_items("batch", bad); });
+        const std::string msg = cbs::test::user_error([&] { list_items("batch", bad); });
         CHECK(contains(msg, "`batch`"));
         CHECK(contains(msg, bad));
         // expand_axes refuses the same values, including the half-bracketed ones.
@@ -248,7 +238,7 @@ TEST_CASE("sweep: parse_shard accepts i/K and refuses the rest", "[sweep]") {
     for (const char* bad : {"4/4", "5/4", "-1/4", "1/0", "0/0", "a/b", "1", "1/2/3", "", "/2", "1/",
                             " 1/2", "1/99999999999"}) {
         INFO(bad);
-        const std::string msg = user_error_message([&] { parse_shard(bad); });
+        const std::string msg = cbs::test::user_error([&] { parse_shard(bad); });
         CHECK(msg.rfind(std::string("--shard '") + bad + "'", 0) == 0);
     }
 }
@@ -346,7 +336,7 @@ TEST_CASE("sweep: shards partition the runs and merge gathers them", "[sweep]") 
     require_runs_complete(store, runs);
 
     const std::string msg =
-        user_error_message([&] { run_merge_command(MergeArgs{dir.file("absent.h5")}); });
+        cbs::test::user_error([&] { run_merge_command(MergeArgs{dir.file("absent.h5")}); });
     CHECK(contains(msg, "absent.h5"));
 }
 
@@ -408,7 +398,7 @@ TEST_CASE("sweep: SIGINT finishes runs in flight, checkpoints, throws, restores 
     {
         RunStore store(path, "");
         const std::string msg =
-            user_error_message([&] { run_sweep(runs, store, {}, quiet(), interrupting); });
+            cbs::test::user_error([&] { run_sweep(runs, store, {}, quiet(), interrupting); });
         CHECK(contains(msg, "interrupted by SIGINT"));
         CHECK(contains(msg, path));
         stored = store.size();
@@ -602,16 +592,16 @@ TEST_CASE("sweep command: bad values are refused before anything is written", "[
     args.quiet = true;
     args.shard = "2/2";
     args.out_path = out;
-    CHECK(contains(user_error_message([&] { run_sweep_command(args); }), "--shard '2/2'"));
+    CHECK(contains(cbs::test::user_error([&] { run_sweep_command(args); }), "--shard '2/2'"));
     args.shard.clear();
     // A missing directory would be created; a file where a directory must be is refused.
     std::ofstream(dir.file("a_file")) << "not a directory";
     args.out_path = dir.file("a_file/study.h5");
-    CHECK(contains(user_error_message([&] { run_sweep_command(args); }),
+    CHECK(contains(cbs::test::user_error([&] { run_sweep_command(args); }),
                    "a_file' is a file, not a directory"));
     args.out_path = out;
     args.config_path = dir.file("absent.toml");
-    CHECK(contains(user_error_message([&] { run_sweep_command(args); }), "absent.toml"));
+    CHECK(contains(cbs::test::user_error([&] { run_sweep_command(args); }), "absent.toml"));
     CHECK_FALSE(fs::exists(out));
 }
 

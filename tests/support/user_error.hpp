@@ -3,11 +3,12 @@
 
 #include "theory/check.hpp"
 
+#include <catch2/catch.hpp>
 #include <string>
 
 namespace cbs::test {
 
-/// The one-line message of the UserError that `f` throws ("" if it throws none).
+/// The one-line message of the UserError that `f` throws; fails the test case if `f` throws none.
 template <typename F>
 std::string user_error(F&& f) {
     try {
@@ -15,6 +16,7 @@ std::string user_error(F&& f) {
     } catch (const cbs::UserError& e) {
         return e.what();
     }
+    FAIL("expected a cbs::UserError, none was thrown");
     return "";
 }
 
