@@ -20,6 +20,12 @@ if [ ${#targets[@]} -eq 0 ]; then
         fuzz_curve_logs fuzz_tensorboard_reader)
 fi
 jobs=${CBS_JOBS:-$(nproc)}
+# Targets fuzzed side by side (below); checked before anything is built.
+parallel=${CBS_FUZZ_JOBS:-$(nproc)}
+if ! [[ $parallel =~ ^[1-9][0-9]*$ ]]; then
+    echo "fuzz.sh: CBS_FUZZ_JOBS = '$parallel': must be a whole number >= 1" >&2
+    exit 2
+fi
 
 generator=()
 if command -v ninja >/dev/null 2>&1 && [ ! -f build-fuzz/CMakeCache.txt ]; then generator=(-G Ninja); fi
@@ -76,7 +82,7 @@ fuzz_target() {
     local work=build-fuzz/corpus/$t
     local artifacts=build-fuzz/artifacts/$t
     local log=build-fuzz/logs/$t.log
-    mkdir -p "$work" "$artifacts" "$(dirname "$log")"
+    mkdir -p "$work" "$artifacts" # (build-fuzz/logs: made by the caller)
     rm -f "$artifacts"/*
     local dict=()
     if [ -f "tests/fuzz/$t.dict" ]; then dict=(-dict="tests/fuzz/$t.dict"); fi
@@ -115,7 +121,6 @@ fuzz_target() {
 # The targets run side by side, CBS_FUZZ_JOBS at a time (default: one per core). Each target is
 # one libFuzzer worker process on one core for the full `seconds`, so running them together
 # shortens the stage, not any target's fuzzing.
-parallel=${CBS_FUZZ_JOBS:-$(nproc)}
 mkdir -p build-fuzz/logs
 for t in "${targets[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
